@@ -1,0 +1,18 @@
+/** Builds dist/gw, the single executable (bytecode halves start-up of a bundle this size; see docs/ARCHITECTURE.md). */
+import { mkdirSync } from "node:fs";
+
+mkdirSync("dist", { recursive: true });
+const result = await Bun.build({
+  entrypoints: ["src/cli/main.ts"],
+  compile: { outfile: "dist/gw" },
+  bytecode: true,
+  format: "esm",
+  minify: true,
+  sourcemap: "linked",
+  target: "bun",
+});
+if (!result.success) {
+  for (const log of result.logs) console.error(log);
+  process.exit(1);
+}
+console.log("built dist/gw");
