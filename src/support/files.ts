@@ -1,6 +1,6 @@
 /** File writes that never leave a half-written file behind: temp file, fsync, rename, with the mode set before the rename. */
 import { closeSync, fsyncSync, openSync, renameSync, writeSync } from "node:fs";
-import { dirname, basename, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 
 /** Writes `data` to `path` atomically; `mode` defaults to 0600 because most of what gw writes holds config or keys. */
 export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o600): void {
