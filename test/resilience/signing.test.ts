@@ -176,7 +176,7 @@ describe("seal and open", () => {
   });
 });
 
-async function baseSeal(): Promise<SealOptions> {
+function baseSeal(): SealOptions {
   return {
     keyPem: shared.key,
     certPem: shared.cert,
