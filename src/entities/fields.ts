@@ -1,0 +1,477 @@
+/** Kong's field vocabulary on top of zod: typed builders with Kong's wording, field metadata and entity checks. */
+import { isIP } from "node:net";
+import { z } from "zod";
+import { parseBlock } from "../support/ip-matcher";
+
+/** What `/schemas` shows about a field beyond what zod itself records. */
+export interface KongFieldMeta {
+  /** Overrides the type zod implies: arrays that are sets, objects that are foreign keys, free-form json. */
+  type?: "set" | "foreign" | "json";
+  reference?: string;
+  unique?: boolean;
+  unique_across_ws?: boolean;
+  auto?: boolean;
+  uuid?: boolean;
+  timestamp?: boolean;
+  transient?: boolean;
+  encrypted?: boolean;
+  referenceable?: boolean;
+  on_delete?: "cascade" | "restrict";
+  /** Kong lists some fields with a default as not required (e.g. services.retries). */
+  required?: boolean;
+  description?: string;
+  /** Record-level checks, run after the fields validated. */
+  entity_checks?: readonly EntityCheck[];
+}
+
+/** The metadata registry the `/schemas` generator reads; plugin schemas may register into it too. */
+export const KONG = z.registry<KongFieldMeta>();
+
+export function meta<T extends z.ZodType>(schema: T, data: KongFieldMeta): T {
+  KONG.add(schema, data);
+  return schema;
+}
+
+export const msg = {
+  required: "required field missing",
+  oneOf: (values: readonly unknown[]) => `expected one of: ${values.join(", ")}`,
+  between: (a: number, b: number) => `value should be between ${a} and ${b}`,
+  lenMin: (n: number) => `length must be at least ${n}`,
+  lenMax: (n: number) => `length must be at most ${n}`,
+  mustBeNull: "value must be null",
+  quoted: (names: readonly string[]) => names.map((n) => `'${n}'`).join(", "),
+} as const;
+
+// ---------------------------------------------------------------- scalar builders
+
+export const str = () => z.string({ error: "expected a string" });
+export const bool = () => z.boolean({ error: "expected a boolean" });
+
+export function int(min?: number, max?: number) {
+  const base = z.number({ error: "expected a number" }).int({ error: "expected an integer" });
+  return min === undefined || max === undefined
+    ? base
+    : base.min(min, msg.between(min, max)).max(max, msg.between(min, max));
+}
+
+export function num(min?: number, max?: number) {
+  const base = z.number({ error: "expected a number" });
+  return min === undefined || max === undefined
+    ? base
+    : base.min(min, msg.between(min, max)).max(max, msg.between(min, max));
+}
+
+export function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
+  return z.enum(values, { error: msg.oneOf(values) });
+}
+
+export function oneOfInt<const T extends readonly [number, ...number[]]>(values: T) {
+  return z.union(
+    values.map((v) => z.literal(v)),
+    { error: msg.oneOf(values) },
+  ) as unknown as z.ZodType<T[number]>;
+}
+
+export function array<T extends z.ZodType>(elements: T) {
+  return z.array(elements, { error: "expected an array" });
+}
+
+/** Kong's `set`: an array whose duplicates collapse. */
+export function set<T extends z.ZodType>(elements: T) {
+  return meta(z.array(elements, { error: "expected a set" }), { type: "set" });
+}
+
+export function map<V extends z.ZodType>(keys: z.ZodType<string>, values: V) {
+  return z.record(keys, values, { error: "expected a map" });
+}
+
+/** Optional in Kong's sense: absent and `null` both mean unset, and entities list it as `null`. */
+export function opt<T extends z.ZodType>(schema: T) {
+  return schema.nullable().optional();
+}
+
+/** A refine with a Kong-worded message that answers `undefined` for valid values. */
+export function check<T extends z.ZodType>(
+  schema: T,
+  validate: (value: z.output<T>) => string | undefined,
+): T {
+  return schema.superRefine((value, ctx) => {
+    const err = validate(value as z.output<T>);
+    if (err !== undefined) ctx.addIssue({ code: "custom", message: err, input: value });
+  }) as T;
+}
+
+// ---------------------------------------------------------------- common fields
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const isUuid = (s: string) => UUID_RE.test(s);
+
+export const uuid = () =>
+  meta(
+    check(str(), (v) => (isUuid(v) ? undefined : "expected a valid UUID")),
+    { uuid: true },
+  );
+export const autoId = () => meta(opt(uuid()), { auto: true, uuid: true });
+export const timestampS = () => meta(opt(int()), { auto: true, timestamp: true });
+export const timestampMs = () => meta(opt(num()), { auto: true, timestamp: true });
+
+/** A foreign key in the canonical `{ id }` shape. */
+export function fk(reference: string, onDelete: "cascade" | "restrict" = "restrict") {
+  return meta(z.strictObject({ id: uuid() }, { error: "expected a record" }), {
+    type: "foreign",
+    reference,
+    on_delete: onDelete,
+  });
+}
+
+const TAG_RE = /^[\x21-\x2b\x2d\x2e\x30-\x7e\u0080-\u{10ffff}]+$/u;
+export const tag = () =>
+  check(str(), (v) =>
+    TAG_RE.test(v)
+      ? undefined
+      : `invalid tag '${v}': expected printable ascii (except \`,\` and \`/\`) or valid utf-8 sequences`,
+  );
+export const tags = () => opt(set(tag()));
+
+const UTF8_NAME_RE = /^[A-Za-z0-9.\-_~\u0080-\u{10ffff}]+$/u;
+export const utf8Name = () =>
+  meta(
+    check(str(), (v) =>
+      UTF8_NAME_RE.test(v)
+        ? undefined
+        : `invalid value '${v}': the only accepted ascii characters are alphanumerics or ., -, _, and ~`,
+    ),
+    { unique: true },
+  );
+
+export const PROTOCOLS = ["grpc", "grpcs", "http", "https", "tcp", "tls", "tls_passthrough", "udp"] as const;
+export const HTTP_PROTOCOLS = ["grpc", "grpcs", "http", "https"] as const;
+export const protocol = () => oneOf(PROTOCOLS);
+
+export const port = () => int(0, 65535);
+
+// ---------------------------------------------------------------- hosts, ips, paths
+
+export interface HostPort {
+  type: "ipv4" | "ipv6" | "name";
+  host: string;
+  port: number | null;
+}
+
+/** Kong's `normalize_ip`: splits `host[:port]`, `[v6]:port`; an error string when it cannot. */
+export function parseHostPort(address: string): HostPort | string {
+  const colons = address.split(":").length - 1;
+  if (colons > 1) {
+    const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(address);
+    const host = m ? m[1]! : address;
+    if (isIP(host) !== 6) return `invalid value: ${address}`;
+    return withPort("ipv6", `[${host}]`, m?.[2]);
+  }
+  const m = /^([^:]+):?(\d*)$/.exec(address);
+  if (!m) return `invalid value: ${address}`;
+  const host = m[1]!;
+  if (/^[\d.]+$/.test(host)) {
+    if (isIP(host) !== 4) return `invalid value: ${address}`;
+    return withPort("ipv4", host, m[2]);
+  }
+  return withPort("name", host, m[2]);
+}
+
+function withPort(type: HostPort["type"], host: string, raw: string | undefined): HostPort | string {
+  if (raw === undefined || raw === "") return { type, host, port: null };
+  const port = Number(raw);
+  return port > 65535 ? "invalid port number" : { type, host, port };
+}
+
+/** `host[:port]` text with Kong's IPv6 brackets; used for targets (`default` port appended). */
+export function formatHostPort(p: HostPort, defaultPort: number): string {
+  return `${p.host}:${p.port ?? defaultPort}`;
+}
+
+export function validateHost(host: string): string | undefined {
+  const p = parseHostPort(host);
+  if (typeof p === "string")
+    return p === "invalid port number" ? "must not have a port" : `invalid value: ${host}`;
+  return p.port !== null ? "must not have a port" : undefined;
+}
+
+export function validateHostWithOptionalPort(host: string): string | undefined {
+  const p = parseHostPort(host);
+  return typeof p === "string" ? p : undefined;
+}
+
+/** Kong's `wildcard_host`/`sni` (SNI names: no IPs, no ports, one leading or trailing `*`). */
+export function validateWildcardHost(host: string): string | undefined {
+  const idx = host.indexOf("*");
+  if (idx !== -1) {
+    if (idx !== 0 && idx !== host.length - 1) return "wildcard must be leftmost or rightmost character";
+    if (host.indexOf("*", idx + 1) !== -1) return "only one wildcard must be specified";
+  }
+  const probe = host.replaceAll("*", "wildcard");
+  const p = parseHostPort(probe);
+  if (typeof p === "string")
+    return p === "invalid port number" ? "must not have a port" : `invalid value: ${probe}`;
+  if (p.type !== "name") return "must not be an IP";
+  return p.port !== null ? "must not have a port" : undefined;
+}
+
+export const host = () => check(str(), validateHost);
+export const wildcardHost = () => check(str(), validateWildcardHost);
+
+export const ipOrCidr = () =>
+  check(str(), (v) => (parseBlock(v) && !/\s/.test(v) ? undefined : `invalid ip or cidr range: '${v}'`));
+
+const PATH_CHARS_RE = /^\/[A-Za-z0-9.\-_~/%:@!$&'()*+,;=]*$/;
+
+/** Kong's `path` typedef: RFC 3986 characters, proper percent-encoding, no empty segments. */
+export function validatePath(path: string): string | undefined {
+  if (!path.startsWith("/")) return "should start with: /";
+  if (path.includes("//")) return "must not have empty segments";
+  if (!PATH_CHARS_RE.test(path))
+    return `invalid path: '${path}' (characters outside of the reserved list of RFC 3986 found)`;
+  return percentError(path);
+}
+
+function percentError(path: string): string | undefined {
+  const raw = path.replace(/%[0-9A-Fa-f]{2}/g, "___");
+  const at = raw.indexOf("%");
+  return at === -1 ? undefined : `invalid url-encoded value: '${raw.slice(at, at + 3)}'`;
+}
+
+export const path = () => check(str(), validatePath);
+
+/** Kong accepts a narrower set than RFC 7230 tokens for header and cookie names. */
+const TOKEN_RE = /^[A-Za-z0-9_-]+$/;
+export const headerName = () =>
+  check(str(), (v) =>
+    TOKEN_RE.test(v)
+      ? undefined
+      : `bad header name '${v}', allowed characters are A-Z, a-z, 0-9, '_', and '-'`,
+  );
+export const cookieName = () =>
+  check(str(), (v) =>
+    TOKEN_RE.test(v)
+      ? undefined
+      : `bad cookie name '${v}', allowed characters are A-Z, a-z, 0-9, '_', and '-'`,
+  );
+
+// ---------------------------------------------------------------- entity checks
+
+/** A condition on one field's value, as Kong's `if_match`/`then_match` write it. */
+export interface Match {
+  one_of?: readonly unknown[];
+  not_one_of?: readonly unknown[];
+  match?: string;
+  contains?: string;
+  eq?: null;
+  len_eq?: number;
+  required?: true;
+  elements?: { one_of?: readonly unknown[]; not_one_of?: readonly unknown[] };
+}
+
+export type EntityCheck =
+  | { at_least_one_of: readonly string[] }
+  | { mutually_required: readonly string[] }
+  | { distinct: readonly string[] }
+  | {
+      conditional: {
+        if_field: string;
+        if_match: Match;
+        then_field: string;
+        then_match: Match;
+        then_err?: string;
+        /** Puts `then_err` on the field alone, as Kong's protocol subschemas do. */
+        field_only?: boolean;
+      };
+    }
+  | {
+      conditional_at_least_one_of: {
+        if_field: string;
+        if_match: Match;
+        then_at_least_one_of: readonly string[];
+        then_err?: string;
+        else_match?: Match;
+        else_then_at_least_one_of?: readonly string[];
+        else_then_err?: string;
+      };
+    }
+  | {
+      custom_entity_check: {
+        field_sources: readonly string[];
+        fn: (entity: Record<string, unknown>) => string | undefined;
+      };
+    };
+
+export function isNonEmpty(v: unknown): boolean {
+  if (v === undefined || v === null || v === "") return false;
+  if (Array.isArray(v)) return v.length > 0;
+  if (typeof v === "object") return Object.keys(v).length > 0;
+  return true;
+}
+
+/** Answers the error text when `v` fails `m` (`undefined` when it passes); `then_match` errors read like Kong's. */
+export function matchError(m: Match, v: unknown): string | undefined {
+  if (m.required && (v === undefined || v === null)) return msg.required;
+  if (m.eq === null && v !== undefined && v !== null) return msg.mustBeNull;
+  if (v === undefined || v === null) return undefined;
+  if (m.one_of && !m.one_of.includes(v)) return msg.oneOf(m.one_of);
+  if (m.not_one_of?.includes(v)) return `must not be one of: ${m.not_one_of.join(", ")}`;
+  if (m.match !== undefined && !(typeof v === "string" && new RegExp(m.match).test(v)))
+    return `invalid value: ${v}`;
+  if (m.contains !== undefined && !(Array.isArray(v) && v.includes(m.contains)))
+    return `expected to contain: ${m.contains}`;
+  if (m.len_eq !== undefined && Array.isArray(v) && v.length !== m.len_eq)
+    return `length must be ${m.len_eq}`;
+  if (m.elements && Array.isArray(v)) {
+    for (const e of v) {
+      const err = matchError(m.elements, e);
+      if (err) return err;
+    }
+  }
+  return undefined;
+}
+
+/** One failed check: an `@entity` message and, for conditionals, the field that failed. */
+export interface CheckFailure {
+  entity?: string;
+  field?: [string, string];
+}
+
+function atLeastOne(entity: Record<string, unknown>, names: readonly string[]): boolean {
+  return names.some((n) => isNonEmpty(entity[n]));
+}
+
+/** Runs one of Kong's entity checks over a parsed entity. */
+export function runCheck(c: EntityCheck, e: Record<string, unknown>): CheckFailure | undefined {
+  if ("at_least_one_of" in c) {
+    return atLeastOne(e, c.at_least_one_of)
+      ? undefined
+      : { entity: `at least one of these fields must be non-empty: ${msg.quoted(c.at_least_one_of)}` };
+  }
+  if ("mutually_required" in c) {
+    const set = c.mutually_required.filter((n) => isNonEmpty(e[n]));
+    return set.length === 0 || set.length === c.mutually_required.length
+      ? undefined
+      : { entity: `all or none of these fields must be set: ${msg.quoted(c.mutually_required)}` };
+  }
+  if ("distinct" in c) {
+    const values = c.distinct.map((n) => e[n]).filter(isNonEmpty);
+    return new Set(values).size === values.length
+      ? undefined
+      : { entity: `values of these fields must be distinct: ${msg.quoted(c.distinct)}` };
+  }
+  if ("conditional" in c) {
+    const a = c.conditional;
+    const ifValue = e[a.if_field];
+    if (ifValue === undefined || ifValue === null || matchError(a.if_match, ifValue)) return undefined;
+    const err = matchError(a.then_match, e[a.then_field]);
+    if (!err) return undefined;
+    if (a.field_only) return { field: [a.then_field, a.then_err ?? err] };
+    return {
+      field: [a.then_field, err],
+      entity: a.then_err ?? `failed conditional validation given value of field '${a.if_field}'`,
+    };
+  }
+  if ("conditional_at_least_one_of" in c) {
+    const a = c.conditional_at_least_one_of;
+    const ifValue = e[a.if_field];
+    if (ifValue === undefined || ifValue === null) return undefined;
+    let names = a.then_at_least_one_of;
+    let text = a.then_err;
+    if (matchError(a.if_match, ifValue)) {
+      if (!a.else_match || matchError(a.else_match, ifValue) || !a.else_then_at_least_one_of)
+        return undefined;
+      names = a.else_then_at_least_one_of;
+      text = a.else_then_err;
+    }
+    if (atLeastOne(e, names)) return undefined;
+    const list = msg.quoted(names);
+    return {
+      entity: text ? text.replace("%s", list) : `at least one of these fields must be non-empty: ${list}`,
+    };
+  }
+  const err = c.custom_entity_check.fn(e);
+  return err === undefined ? undefined : { entity: err };
+}
+
+/** The fields a check reads; a check whose fields failed validation is skipped, as Kong does. */
+export function checkFields(c: EntityCheck): readonly string[] {
+  if ("at_least_one_of" in c) return c.at_least_one_of;
+  if ("mutually_required" in c) return c.mutually_required;
+  if ("distinct" in c) return c.distinct;
+  if ("conditional" in c) return [c.conditional.if_field, c.conditional.then_field];
+  if ("conditional_at_least_one_of" in c) {
+    const a = c.conditional_at_least_one_of;
+    return [a.if_field, ...a.then_at_least_one_of, ...(a.else_then_at_least_one_of ?? [])];
+  }
+  return c.custom_entity_check.field_sources;
+}
+
+/** Adds Kong entity checks to a record schema; failures land under `@entity` and, for conditionals, the field. */
+export function withChecks<T extends z.ZodObject>(
+  schema: T,
+  checks: readonly EntityCheck[],
+  listed: readonly EntityCheck[] = checks,
+): T {
+  let out = schema;
+  for (const c of checks) {
+    const fields = checkFields(c);
+    out = out.superRefine(
+      (value, ctx) => {
+        const failure = runCheck(c, value as Record<string, unknown>);
+        if (!failure) return;
+        if (failure.field)
+          ctx.addIssue({ code: "custom", message: failure.field[1], path: [failure.field[0]] });
+        if (failure.entity)
+          ctx.addIssue({ code: "custom", message: failure.entity, path: [], params: { entity: true } });
+      },
+      {
+        when: (p) =>
+          !p.issues.some(
+            (i) => i.path !== undefined && i.path.length > 0 && fields.includes(String(i.path[0])),
+          ),
+      },
+    ) as T;
+  }
+  return meta(out, { ...KONG.get(schema), entity_checks: listed });
+}
+
+// ---------------------------------------------------------------- reading fields back
+
+/** The Kong metadata of a field, merged across its optional/nullable/default wrappers (outer wins). */
+export function fieldMeta(schema: z.ZodType): KongFieldMeta {
+  const layers: KongFieldMeta[] = [];
+  let cur: z.ZodType | undefined = schema;
+  while (cur) {
+    const m = KONG.get(cur);
+    if (m) layers.push(m);
+    cur = innerOf(cur);
+  }
+  return Object.assign({}, ...layers.reverse());
+}
+
+/** The schema a wrapper (optional, nullable, default, prefault, pipe) wraps; undefined for a leaf. */
+export function innerOf(schema: z.ZodType): z.ZodType | undefined {
+  const def = schema._zod.def as { type: string; innerType?: z.ZodType; in?: z.ZodType };
+  switch (def.type) {
+    case "optional":
+    case "nullable":
+    case "default":
+    case "prefault":
+    case "nonoptional":
+    case "readonly":
+    case "catch":
+      return def.innerType;
+    case "pipe":
+      return def.in;
+    default:
+      return undefined;
+  }
+}
+
+/** The innermost schema under wrappers. */
+export function leafOf(schema: z.ZodType): z.ZodType {
+  let cur = schema;
+  for (let next = innerOf(cur); next; next = innerOf(cur)) cur = next;
+  return cur;
+}
