@@ -1,0 +1,213 @@
+/** Loads a whole config table in bulk: checks references and uniqueness up front, writes only what differs. */
+import { columnsOf, foreignId, quote } from "./columns";
+import type { Conn, Driver } from "./driver";
+import { daoErrors } from "./errors";
+import type { EntityModel, ModelSet } from "./model";
+import { isUuid, rowValues, timestamp, uniqueKey } from "./session";
+import type { ConfigTable, Row } from "./store";
+
+/** Rows per statement: one JSON parameter each, well under either database's limits. */
+const CHUNK = 2000;
+
+export interface ImportCounts {
+  inserted: number;
+  updated: number;
+  deleted: number;
+  unchanged: number;
+}
+
+interface Plan {
+  model: EntityModel;
+  inserts: Row[];
+  updates: Row[];
+  deletes: string[];
+  unchanged: number;
+}
+
+const isRecord = (v: unknown): v is Row => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** JSON with sorted keys, so equal rows compare equal whatever order their fields were written in. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
+  if (isRecord(value)) {
+    const keys = Object.keys(value)
+      .filter((k) => value[k] !== undefined)
+      .sort();
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical(value[k])}`).join(",")}}`;
+  }
+  return JSON.stringify(value ?? null);
+}
+
+export class Importer {
+  constructor(
+    private readonly models: ModelSet,
+    private readonly driver: Driver,
+    private readonly conn: Conn,
+  ) {}
+
+  async run(table: ConfigTable, replace: boolean): Promise<ImportCounts> {
+    for (const key of Object.keys(table)) {
+      if (!key.startsWith("_") && !this.models.has(key)) throw daoErrors.schema(key, "unknown field");
+    }
+    const kept = new Map<string, Set<string>>();
+    const plans: Plan[] = [];
+    for (const model of this.models.ordered) {
+      plans.push(await this.plan(model, table[model.name], replace, kept));
+    }
+    for (const plan of [...plans].reverse()) {
+      await this.bulk(
+        plan.model,
+        plan.deletes.map((id) => [id]),
+        (select) => this.deleteSql(plan.model, select),
+      );
+    }
+    for (const plan of plans) {
+      await this.bulk(
+        plan.model,
+        plan.updates.map((doc) => rowValues(plan.model, doc)),
+        (s) => this.updateSql(plan.model, s),
+      );
+      await this.bulk(
+        plan.model,
+        plan.inserts.map((doc) => rowValues(plan.model, doc)),
+        (s) => this.insertSql(plan.model, s),
+      );
+    }
+    const sum = (f: (p: Plan) => number) => plans.reduce((n, p) => n + f(p), 0);
+    return {
+      inserted: sum((p) => p.inserts.length),
+      updated: sum((p) => p.updates.length),
+      deleted: sum((p) => p.deletes.length),
+      unchanged: sum((p) => p.unchanged),
+    };
+  }
+
+  private async plan(model: EntityModel, input: unknown, replace: boolean, kept: Map<string, Set<string>>) {
+    if (input !== undefined && !Array.isArray(input)) throw daoErrors.schema(model.name, "expected an array");
+    const current = new Map<string, Row>();
+    for (const row of await this.conn.all(`SELECT id, doc FROM ${quote(model.name)}`)) {
+      current.set(row.id as string, JSON.parse(row.doc as string) as Row);
+    }
+    const incoming = new Map<string, Row>();
+    const idByKey = this.endpointKeyIndex(model, current);
+    for (const [i, raw] of ((input ?? []) as unknown[]).entries()) {
+      if (!isRecord(raw)) throw daoErrors.schema(`${model.name}.${i}`, "expected a record");
+      const doc = this.normalize(model, raw, idByKey);
+      if (incoming.has(doc.id as string)) throw daoErrors.primaryKey({ id: doc.id });
+      incoming.set(doc.id as string, doc);
+    }
+    const survivors = new Set(replace ? incoming.keys() : [...current.keys(), ...incoming.keys()]);
+    kept.set(model.name, survivors);
+    for (const doc of incoming.values()) this.assertReferences(model, doc, kept);
+    this.assertUnique(model, current, incoming, survivors);
+
+    const plan: Plan = { model, inserts: [], updates: [], deletes: [], unchanged: 0 };
+    const now = timestamp(model);
+    for (const doc of incoming.values()) {
+      const previous = current.get(doc.id as string);
+      if (!previous) {
+        plan.inserts.push({ ...doc, created_at: doc.created_at ?? now, updated_at: doc.updated_at ?? now });
+        continue;
+      }
+      const same: Row = {
+        ...doc,
+        created_at: doc.created_at ?? previous.created_at,
+        updated_at: doc.updated_at ?? previous.updated_at,
+      };
+      if (canonical(same) === canonical(previous)) plan.unchanged++;
+      else plan.updates.push({ ...same, updated_at: doc.updated_at ?? now });
+    }
+    if (replace) plan.deletes = [...current.keys()].filter((id) => !incoming.has(id));
+    return plan;
+  }
+
+  /** Rows without an id keep the one stored under the same unique endpoint key, so re-imports change nothing. */
+  private endpointKeyIndex(model: EntityModel, current: Map<string, Row>): Map<unknown, string> {
+    const key = model.endpointKey;
+    const index = new Map<unknown, string>();
+    if (!key || !model.unique.includes(key)) return index;
+    for (const [id, doc] of current) index.set(doc[key], id);
+    return index;
+  }
+
+  private normalize(model: EntityModel, raw: Row, idByKey: Map<unknown, string>): Row {
+    const doc: Row = { ...raw };
+    for (const fk of model.foreignKeys) {
+      const value = doc[fk.field];
+      if (value === null || value === undefined) continue;
+      const id = foreignId(value);
+      if (!isUuid(id)) throw daoErrors.schema(`${model.name}.${fk.field}`, "expected a valid UUID");
+      doc[fk.field] = { id: id.toLowerCase() };
+    }
+    const key = model.endpointKey;
+    doc.id ??= (key && idByKey.get(doc[key])) || crypto.randomUUID();
+    if (!isUuid(doc.id)) throw daoErrors.schema(`${model.name}.id`, "expected a valid UUID");
+    doc.id = doc.id.toLowerCase();
+    return doc;
+  }
+
+  private assertReferences(model: EntityModel, doc: Row, kept: Map<string, Set<string>>): void {
+    for (const fk of model.foreignKeys) {
+      const id = foreignId(doc[fk.field]);
+      if (id && !kept.get(fk.reference)?.has(id))
+        throw daoErrors.invalidReference(fk.field, { id }, fk.reference);
+    }
+  }
+
+  private assertUnique(
+    model: EntityModel,
+    current: Map<string, Row>,
+    incoming: Map<string, Row>,
+    kept: Set<string>,
+  ) {
+    for (const column of columnsOf(model).filter((c) => c.unique)) {
+      const owner = new Map<string, string>();
+      for (const [id, doc] of current) {
+        const value = column.value(doc);
+        if (value !== null && kept.has(id) && !incoming.has(id)) owner.set(value, id);
+      }
+      for (const doc of incoming.values()) {
+        const value = column.value(doc);
+        if (value === null) continue;
+        const other = owner.get(value);
+        if (other !== undefined && other !== doc.id) throw daoErrors.unique(uniqueKey(model, column, doc));
+        owner.set(value, doc.id as string);
+      }
+    }
+  }
+
+  private async bulk(model: EntityModel, rows: unknown[][], sql: (select: string) => string): Promise<void> {
+    if (rows.length === 0) return;
+    const d = this.driver.dialect;
+    const arity = rows[0]!.length;
+    const names = ["id", "doc", "tags", ...columnsOf(model).map((c) => c.name)].slice(0, arity);
+    const exprs = names.map((name, i) => {
+      const text = d.bulkText(i);
+      return `${name === "tags" ? d.jsonFromText(text) : text} AS ${quote(name)}`;
+    });
+    const statement = sql(`SELECT ${exprs.join(", ")} FROM ${d.bulkSource}`);
+    for (let i = 0; i < rows.length; i += CHUNK) {
+      try {
+        await this.conn.run(statement, [JSON.stringify(rows.slice(i, i + CHUNK))]);
+      } catch (error) {
+        if (!this.driver.classify(error)) throw error;
+        throw daoErrors.database(`import into '${model.name}' failed: ${(error as Error).message}`);
+      }
+    }
+  }
+
+  private insertSql(model: EntityModel, select: string): string {
+    const names = ["id", "doc", "tags", ...columnsOf(model).map((c) => c.name)].map(quote);
+    return `INSERT INTO ${quote(model.name)} (${names.join(", ")}) ${select}`;
+  }
+
+  private updateSql(model: EntityModel, select: string): string {
+    const names = ["doc", "tags", ...columnsOf(model).map((c) => c.name)].map(quote);
+    const table = quote(model.name);
+    return `UPDATE ${table} SET ${names.map((n) => `${n} = x.${n}`).join(", ")} FROM (${select}) AS x WHERE ${table}.id = x.id`;
+  }
+
+  private deleteSql(model: EntityModel, select: string): string {
+    return `DELETE FROM ${quote(model.name)} WHERE id IN (SELECT x.id FROM (${select}) AS x)`;
+  }
+}

@@ -1,0 +1,51 @@
+/** Opens the configured store (`database = sqlite | postgres`) after checking its schema is current. */
+import { describeDatabase, openDriver, type StoreSettings } from "./connect";
+import { SqlStore } from "./engine";
+import {
+  assertMigrationsCover,
+  bootstrap,
+  NEEDS_BOOTSTRAP,
+  NEW_MIGRATIONS,
+  schemaState,
+  up,
+} from "./migrations";
+import type { ModelSet } from "./model";
+import type { Store } from "./store";
+
+export type { StoreSettings } from "./connect";
+export { DaoError } from "./errors";
+export type * from "./store";
+
+/** Errors the driver raises before any query ran: the database is unreachable or refuses us. */
+function isConnectionError(error: unknown): boolean {
+  const e = error as { code?: string; errno?: string };
+  return (
+    /^ERR_POSTGRES_(CONNECTION|AUTH|TLS|SASL|IDLE)/.test(e?.code ?? "") ||
+    ["28P01", "28000", "3D000"].includes(e?.errno ?? "")
+  );
+}
+
+/**
+ * SQLite is the embedded store that needs nothing installed: it bootstraps and migrates itself on open, since only
+ * this node uses the file. PostgreSQL is shared by several nodes, so as in Kong an operator runs `gw migrations`.
+ */
+export async function openStore(settings: StoreSettings, models: ModelSet): Promise<Store> {
+  assertMigrationsCover(models);
+  const driver = openDriver(settings);
+  try {
+    const state = await schemaState(driver);
+    if (settings.database === "sqlite") {
+      if (!state.bootstrapped) await bootstrap(driver, models);
+      else if (state.pending.length > 0) await up(driver, models);
+    } else if (!state.bootstrapped) {
+      throw new Error(NEEDS_BOOTSTRAP);
+    } else if (state.pending.length > 0) {
+      throw new Error(NEW_MIGRATIONS);
+    }
+    return await SqlStore.open(driver, models);
+  } catch (error) {
+    await driver.close().catch(() => {});
+    if (!isConnectionError(error)) throw error;
+    throw new Error(`could not connect to the ${describeDatabase(settings)}: ${(error as Error).message}`);
+  }
+}

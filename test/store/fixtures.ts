@@ -1,0 +1,105 @@
+/** Store test helpers: Kong's core entity models, and the two backends every store test runs against. */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { SQL } from "bun";
+import type { StoreSettings } from "../../src/store/connect";
+import { ModelSet } from "../../src/store/model";
+
+const restrict = (field: string, reference: string) => ({ field, reference, onDelete: "restrict" as const });
+const cascade = (field: string, reference: string) => ({ field, reference, onDelete: "cascade" as const });
+
+/** The core entities as Kong's schemas describe them (unique fields, foreign keys and their on_delete, cache keys). */
+export const MODELS = new ModelSet([
+  { name: "certificates", unique: [], foreignKeys: [] },
+  { name: "ca_certificates", unique: ["cert_digest"], foreignKeys: [] },
+  {
+    name: "snis",
+    endpointKey: "name",
+    unique: ["name"],
+    foreignKeys: [cascade("certificate", "certificates")],
+  },
+  {
+    name: "services",
+    endpointKey: "name",
+    unique: ["name"],
+    foreignKeys: [restrict("client_certificate", "certificates")],
+  },
+  { name: "routes", endpointKey: "name", unique: ["name"], foreignKeys: [restrict("service", "services")] },
+  { name: "consumers", endpointKey: "username", unique: ["username", "custom_id"], foreignKeys: [] },
+  {
+    name: "upstreams",
+    endpointKey: "name",
+    unique: ["name"],
+    foreignKeys: [restrict("client_certificate", "certificates")],
+  },
+  {
+    name: "targets",
+    endpointKey: "target",
+    unique: [],
+    foreignKeys: [cascade("upstream", "upstreams")],
+    cacheKey: ["upstream", "target"],
+    timestampsMs: true,
+  },
+  {
+    name: "plugins",
+    endpointKey: "instance_name",
+    unique: ["instance_name"],
+    foreignKeys: [
+      cascade("route", "routes"),
+      cascade("service", "services"),
+      cascade("consumer", "consumers"),
+    ],
+    cacheKey: ["name", "route", "service", "consumer"],
+  },
+]);
+
+const PG_ADMIN = { hostname: "127.0.0.1", port: 5432, username: "postgres", database: "postgres" };
+
+export interface Backend {
+  name: "sqlite" | "postgres";
+  /** A fresh, empty database; `drop` removes it. */
+  create(): Promise<{ settings: StoreSettings; drop(): Promise<void> }>;
+}
+
+export const BACKENDS: Backend[] = [
+  {
+    name: "sqlite",
+    async create() {
+      const prefix = join(mkdtempSync(join(tmpdir(), "gw-store-")), "prefix");
+      return {
+        settings: { database: "sqlite", prefix },
+        drop: async () => rmSync(join(prefix, ".."), { recursive: true, force: true }),
+      };
+    },
+  },
+  {
+    name: "postgres",
+    async create() {
+      const database = `gw_test_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
+      const admin = new SQL(PG_ADMIN);
+      await admin.unsafe(`CREATE DATABASE ${database}`);
+      await admin.close();
+      return {
+        settings: {
+          database: "postgres",
+          prefix: tmpdir(),
+          pg_host: "127.0.0.1",
+          pg_port: 5432,
+          pg_user: "postgres",
+          pg_database: database,
+        },
+        drop: async () => {
+          const sql = new SQL(PG_ADMIN);
+          await sql.unsafe(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+          await sql.close();
+        },
+      };
+    },
+  },
+];
+
+/** Resolves once `predicate` holds for something `events` collected; the test's own timeout bounds the wait. */
+export async function until<T>(events: T[], predicate: (events: T[]) => boolean): Promise<void> {
+  while (!predicate(events)) await Bun.sleep(10);
+}
