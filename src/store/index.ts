@@ -10,6 +10,7 @@ import {
   up,
 } from "./migrations";
 import type { ModelSet } from "./model";
+import { entityModels } from "./registry";
 import type { Store } from "./store";
 
 export type { StoreSettings } from "./connect";
@@ -29,7 +30,7 @@ function isConnectionError(error: unknown): boolean {
  * SQLite is the embedded store that needs nothing installed: it bootstraps and migrates itself on open, since only
  * this node uses the file. PostgreSQL is shared by several nodes, so as in Kong an operator runs `gw migrations`.
  */
-export async function openStore(settings: StoreSettings, models: ModelSet): Promise<Store> {
+export async function openStore(settings: StoreSettings, models: ModelSet = entityModels()): Promise<Store> {
   assertMigrationsCover(models);
   const driver = openDriver(settings);
   try {

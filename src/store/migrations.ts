@@ -3,6 +3,7 @@ import { createTableStatements, quote } from "./columns";
 import { describeDatabase, openDriver, type StoreSettings } from "./connect";
 import type { Conn, Dialect, Driver } from "./driver";
 import type { ModelSet } from "./model";
+import { entityModels } from "./registry";
 
 export interface Migration {
   name: string;
@@ -37,6 +38,9 @@ export const MIGRATIONS: readonly Migration[] = [
       "upstreams",
       "targets",
       "plugins",
+      "keyauth_credentials",
+      "basicauth_credentials",
+      "acls",
     ],
   },
 ];
@@ -186,7 +190,7 @@ async function runVerb(verb: MigrationsVerb, driver: Driver, models: ModelSet, y
 export async function migrationsCommand(
   verb: string,
   settings: StoreSettings,
-  options: { yes?: boolean; models: ModelSet },
+  options: { yes?: boolean; models?: ModelSet } = {},
 ): Promise<CommandResult> {
   if (!["bootstrap", "up", "list", "reset"].includes(verb)) {
     return {
@@ -200,7 +204,7 @@ export async function migrationsCommand(
     return await runVerb(
       verb as MigrationsVerb,
       driver,
-      options.models,
+      options.models ?? entityModels(),
       options.yes === true,
       describeDatabase(settings),
     );

@@ -1,58 +1,13 @@
-/** Store test helpers: Kong's core entity models, and the two backends every store test runs against. */
+/** Store test helpers: the entity models and the two backends every store test runs against. */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SQL } from "bun";
 import type { StoreSettings } from "../../src/store/connect";
-import { ModelSet } from "../../src/store/model";
+import { entityModels } from "../../src/store/registry";
 
-const restrict = (field: string, reference: string) => ({ field, reference, onDelete: "restrict" as const });
-const cascade = (field: string, reference: string) => ({ field, reference, onDelete: "cascade" as const });
-
-/** The core entities as Kong's schemas describe them (unique fields, foreign keys and their on_delete, cache keys). */
-export const MODELS = new ModelSet([
-  { name: "certificates", unique: [], foreignKeys: [] },
-  { name: "ca_certificates", unique: ["cert_digest"], foreignKeys: [] },
-  {
-    name: "snis",
-    endpointKey: "name",
-    unique: ["name"],
-    foreignKeys: [cascade("certificate", "certificates")],
-  },
-  {
-    name: "services",
-    endpointKey: "name",
-    unique: ["name"],
-    foreignKeys: [restrict("client_certificate", "certificates")],
-  },
-  { name: "routes", endpointKey: "name", unique: ["name"], foreignKeys: [restrict("service", "services")] },
-  { name: "consumers", endpointKey: "username", unique: ["username", "custom_id"], foreignKeys: [] },
-  {
-    name: "upstreams",
-    endpointKey: "name",
-    unique: ["name"],
-    foreignKeys: [restrict("client_certificate", "certificates")],
-  },
-  {
-    name: "targets",
-    endpointKey: "target",
-    unique: [],
-    foreignKeys: [cascade("upstream", "upstreams")],
-    cacheKey: ["upstream", "target"],
-    timestampsMs: true,
-  },
-  {
-    name: "plugins",
-    endpointKey: "instance_name",
-    unique: ["instance_name"],
-    foreignKeys: [
-      cascade("route", "routes"),
-      cascade("service", "services"),
-      cascade("consumer", "consumers"),
-    ],
-    cacheKey: ["name", "route", "service", "consumer"],
-  },
-]);
+/** The real entity registry: the suite checks the constraints users will meet. */
+export const MODELS = entityModels();
 
 const PG_ADMIN = { hostname: "127.0.0.1", port: 5432, username: "postgres", database: "postgres" };
 

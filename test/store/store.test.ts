@@ -216,21 +216,46 @@ for (const backend of BACKENDS) {
         expect(await store.get("plugins", plugin.id as string)).toBeNull();
       });
 
-      test("a delete whose cascade reaches a restricted reference is refused as a whole", async () => {
+      test("a certificate that an SNI or a service uses cannot be deleted; a free one can", async () => {
         const cert = await store.insert("certificates", { cert: "c", key: "k" });
         const sni = await store.insert("snis", {
           name: `${unique("sni")}.example`,
           certificate: { id: cert.id },
         });
-        const svc = await service({ client_certificate: { id: cert.id } });
         const refused = await failure(store.delete("certificates", cert.id as string));
-        expect(refused.body.message).toBe(
-          "an existing 'services' entity references this 'certificates' entity",
-        );
-        expect(await store.get("snis", sni.id as string)).not.toBeNull();
+        expect(refused.body.message).toBe("an existing 'snis' entity references this 'certificates' entity");
+        await store.delete("snis", sni.id as string);
+        const svc = await service({ client_certificate: { id: cert.id } });
+        expect((await failure(store.delete("certificates", cert.id as string))).body.fields).toEqual({
+          "@referenced_by": "services",
+        });
         await store.delete("services", svc.id as string);
-        await store.delete("certificates", cert.id as string);
-        expect(await store.get("snis", sni.id as string)).toBeNull();
+        expect((await store.delete("certificates", cert.id as string))?.id).toBe(cert.id);
+      });
+
+      test("deleting a consumer takes its credentials and plugins with it", async () => {
+        const consumer = await store.insert("consumers", { username: unique("gone") });
+        const cred = await store.insert("keyauth_credentials", {
+          consumer: { id: consumer.id },
+          key: unique("k"),
+        });
+        const plugin = await store.insert("plugins", {
+          name: "rate-limiting",
+          consumer: { id: consumer.id },
+        });
+        await store.delete("consumers", consumer.id as string);
+        expect(await store.get("keyauth_credentials", cred.id as string)).toBeNull();
+        expect(await store.get("plugins", plugin.id as string)).toBeNull();
+      });
+
+      test("PATCH replaces a map field whole, as Kong does", async () => {
+        const route = await store.insert("routes", {
+          name: unique("hdr"),
+          headers: { "x-a": ["1"] },
+          paths: ["/"],
+        });
+        const updated = await store.update("routes", route.id as string, { headers: { "x-b": ["2"] } });
+        expect(updated.headers).toEqual({ "x-b": ["2"] });
       });
     });
 
