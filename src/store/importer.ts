@@ -1,9 +1,10 @@
 /** Loads a whole config table in bulk: checks references and uniqueness up front, writes only what differs. */
+
+import { databaseError, foreignKeyViolation, primaryKeyViolation, uniqueViolation } from "../entities/errors";
 import { columnsOf, foreignId, quote } from "./columns";
 import type { Conn, Driver } from "./driver";
-import { daoErrors } from "./errors";
 import type { EntityModel, ModelSet } from "./model";
-import { isUuid, rowValues, timestamp, uniqueKey } from "./session";
+import { fieldViolation, isUuid, rowValues, timestamp, uniqueKey } from "./session";
 import type { ConfigTable, Row } from "./store";
 
 /** Rows per statement: one JSON parameter each, well under either database's limits. */
@@ -47,7 +48,7 @@ export class Importer {
 
   async run(table: ConfigTable, replace: boolean): Promise<ImportCounts> {
     for (const key of Object.keys(table)) {
-      if (!key.startsWith("_") && !this.models.has(key)) throw daoErrors.schema(key, "unknown field");
+      if (!key.startsWith("_") && !this.models.has(key)) throw fieldViolation(key, "unknown field");
     }
     const kept = new Map<string, Set<string>>();
     const plans: Plan[] = [];
@@ -83,7 +84,7 @@ export class Importer {
   }
 
   private async plan(model: EntityModel, input: unknown, replace: boolean, kept: Map<string, Set<string>>) {
-    if (input !== undefined && !Array.isArray(input)) throw daoErrors.schema(model.name, "expected an array");
+    if (input !== undefined && !Array.isArray(input)) throw fieldViolation(model.name, "expected an array");
     const current = new Map<string, Row>();
     for (const row of await this.conn.all(`SELECT id, doc FROM ${quote(model.name)}`)) {
       current.set(row.id as string, JSON.parse(row.doc as string) as Row);
@@ -91,9 +92,9 @@ export class Importer {
     const incoming = new Map<string, Row>();
     const idByKey = this.endpointKeyIndex(model, current);
     for (const [i, raw] of ((input ?? []) as unknown[]).entries()) {
-      if (!isRecord(raw)) throw daoErrors.schema(`${model.name}.${i}`, "expected a record");
+      if (!isRecord(raw)) throw fieldViolation(`${model.name}.${i}`, "expected a record");
       const doc = this.normalize(model, raw, idByKey);
-      if (incoming.has(doc.id as string)) throw daoErrors.primaryKey({ id: doc.id });
+      if (incoming.has(doc.id as string)) throw primaryKeyViolation({ id: doc.id });
       incoming.set(doc.id as string, doc);
     }
     const survivors = new Set(replace ? incoming.keys() : [...current.keys(), ...incoming.keys()]);
@@ -136,12 +137,12 @@ export class Importer {
       const value = doc[fk.field];
       if (value === null || value === undefined) continue;
       const id = foreignId(value);
-      if (!isUuid(id)) throw daoErrors.schema(`${model.name}.${fk.field}`, "expected a valid UUID");
+      if (!isUuid(id)) throw fieldViolation(`${model.name}.${fk.field}`, "expected a valid UUID");
       doc[fk.field] = { id: id.toLowerCase() };
     }
     const key = model.endpointKey;
     doc.id ??= (key && idByKey.get(doc[key])) || crypto.randomUUID();
-    if (!isUuid(doc.id)) throw daoErrors.schema(`${model.name}.id`, "expected a valid UUID");
+    if (!isUuid(doc.id)) throw fieldViolation(`${model.name}.id`, "expected a valid UUID");
     doc.id = doc.id.toLowerCase();
     return doc;
   }
@@ -149,8 +150,7 @@ export class Importer {
   private assertReferences(model: EntityModel, doc: Row, kept: Map<string, Set<string>>): void {
     for (const fk of model.foreignKeys) {
       const id = foreignId(doc[fk.field]);
-      if (id && !kept.get(fk.reference)?.has(id))
-        throw daoErrors.invalidReference(fk.field, { id }, fk.reference);
+      if (id && !kept.get(fk.reference)?.has(id)) throw foreignKeyViolation(fk.field, { id }, fk.reference);
     }
   }
 
@@ -170,7 +170,7 @@ export class Importer {
         const value = column.value(doc);
         if (value === null) continue;
         const other = owner.get(value);
-        if (other !== undefined && other !== doc.id) throw daoErrors.unique(uniqueKey(model, column, doc));
+        if (other !== undefined && other !== doc.id) throw uniqueViolation(uniqueKey(model, column, doc));
         owner.set(value, doc.id as string);
       }
     }
@@ -191,7 +191,7 @@ export class Importer {
         await this.conn.run(statement, [JSON.stringify(rows.slice(i, i + CHUNK))]);
       } catch (error) {
         if (!this.driver.classify(error)) throw error;
-        throw daoErrors.database(`import into '${model.name}' failed: ${(error as Error).message}`);
+        throw databaseError(`import into '${model.name}' failed: ${(error as Error).message}`);
       }
     }
   }

@@ -14,7 +14,6 @@ import { entityModels } from "./registry";
 import type { Store } from "./store";
 
 export type { StoreSettings } from "./connect";
-export { DaoError } from "./errors";
 export type * from "./store";
 
 /** Errors the driver raises before any query ran: the database is unreachable or refuses us. */

@@ -1,7 +1,20 @@
 /** Entity reads and writes on one connection, generic over the model; constraint failures become Kong's errors. */
+
+import {
+  databaseError,
+  type EntityError,
+  foreignKeyViolation,
+  invalidOffset,
+  invalidSize,
+  notFound,
+  notFoundByField,
+  primaryKeyViolation,
+  referencedByOthers,
+  schemaViolation,
+  uniqueViolation,
+} from "../entities/errors";
 import { type Column, columnForField, columnsOf, foreignId, quote } from "./columns";
 import type { Conn, Driver } from "./driver";
-import { daoErrors } from "./errors";
 import type { EntityModel, ModelSet } from "./model";
 import type { ListOptions, Page, Row, Scope, StoreOps } from "./store";
 
@@ -11,6 +24,9 @@ export const MAX_PAGE_SIZE = 1000;
 const MAX_CASCADE_DEPTH = 8;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** A schema violation on one field, e.g. `fieldViolation("id", "expected a valid UUID")`. */
+export const fieldViolation = (field: string, problem: string) => schemaViolation({ [field]: problem });
+
 export const isUuid = (value: unknown): value is string => typeof value === "string" && UUID.test(value);
 
 /** One write inside a transaction; an import records a single `import` change however many rows it touched. */
@@ -38,7 +54,7 @@ export function mergeRecords(existing: Row, patch: Row): Row {
 
 export function pageSize(size: number | undefined): number {
   if (size === undefined) return DEFAULT_PAGE_SIZE;
-  if (!Number.isInteger(size) || size < 1 || size > MAX_PAGE_SIZE) throw daoErrors.invalidSize();
+  if (!Number.isInteger(size) || size < 1 || size > MAX_PAGE_SIZE) throw invalidSize();
   return size;
 }
 
@@ -48,12 +64,12 @@ export function encodeOffset(position: unknown[]): string {
 
 /** Decodes a token `encodeOffset` made; anything else is Kong's `invalid offset`. */
 export function decodeOffset(offset: string, arity: number): unknown[] {
-  if (!/^[A-Za-z0-9+/]+=*$/.test(offset)) throw daoErrors.invalidOffset(offset, "bad base64 encoding");
+  if (!/^[A-Za-z0-9+/]+=*$/.test(offset)) throw invalidOffset(offset, "bad base64 encoding");
   try {
     const position = JSON.parse(Buffer.from(offset, "base64").toString("utf8"));
     if (Array.isArray(position) && position.length === arity) return position;
   } catch {}
-  throw daoErrors.invalidOffset(offset, "bad offset");
+  throw invalidOffset(offset, "bad offset");
 }
 
 export const tagsJson = (row: Row): string | null =>
@@ -95,7 +111,7 @@ export class Session implements StoreOps {
     }
     if (options.offset !== undefined) {
       const [position] = decodeOffset(options.offset, 1);
-      if (!Number.isSafeInteger(position)) throw daoErrors.invalidOffset(options.offset, "bad offset");
+      if (!Number.isSafeInteger(position)) throw invalidOffset(options.offset, "bad offset");
       where.push(`t.${order} > ?`);
       params.push(position);
     }
@@ -119,7 +135,7 @@ export class Session implements StoreOps {
     const model = this.models.get(entity);
     const now = timestamp(model);
     const doc: Row = { ...row, id: row.id ?? crypto.randomUUID() };
-    if (!isUuid(doc.id)) throw daoErrors.schema("id", "expected a valid UUID");
+    if (!isUuid(doc.id)) throw fieldViolation("id", "expected a valid UUID");
     doc.id = doc.id.toLowerCase();
     doc.created_at ??= now;
     doc.updated_at ??= now;
@@ -132,7 +148,7 @@ export class Session implements StoreOps {
     const doc: Row = { ...row, ...scopeFields(scope) };
     if (isUuid(idOrKey)) doc.id = idOrKey.toLowerCase();
     else if (model.endpointKey) doc[model.endpointKey] = idOrKey;
-    else throw daoErrors.schema("id", "expected a valid UUID");
+    else throw fieldViolation("id", "expected a valid UUID");
     const existing = await this.find(model, idOrKey);
     if (!existing) return this.insert(entity, doc);
     doc.id = existing.id;
@@ -145,7 +161,7 @@ export class Session implements StoreOps {
   async update(entity: string, idOrKey: string, patch: Row, scope?: Scope): Promise<Row> {
     const model = this.models.get(entity);
     const existing = await this.find(model, idOrKey, scope);
-    if (!existing) throw daoErrors.notFound(this.keyOf(model, idOrKey));
+    if (!existing) throw this.notFound(model, idOrKey);
     const doc = (model.merge ?? mergeRecords)(existing.doc, patch);
     doc.id = existing.id;
     doc.created_at = existing.doc.created_at;
@@ -162,7 +178,7 @@ export class Session implements StoreOps {
     try {
       await this.conn.run(`DELETE FROM ${quote(model.name)} WHERE id = ?`, [existing.id]);
     } catch (error) {
-      if (this.driver.classify(error)?.kind === "foreign_key") throw daoErrors.referenced(entity, "unknown");
+      if (this.driver.classify(error)?.kind === "foreign_key") throw referencedByOthers(entity, "unknown");
       throw error;
     }
     this.record({ entity, op: "delete", id: existing.id });
@@ -177,7 +193,7 @@ export class Session implements StoreOps {
       if (fk.onDelete === "cascade") {
         await this.assertUnreferenced(child, ids, params, depth + 1);
       } else if ((await this.conn.all(`${ids} LIMIT 1`, params)).length > 0) {
-        throw daoErrors.referenced(model.name, child.name);
+        throw referencedByOthers(model.name, child.name);
       }
     }
   }
@@ -204,9 +220,9 @@ export class Session implements StoreOps {
       const value = doc[fk.field];
       if (value === null || value === undefined) continue;
       const id = foreignId(value);
-      if (!isUuid(id)) throw daoErrors.schema(`${fk.field}.id`, "expected a valid UUID");
+      if (!isUuid(id)) throw fieldViolation(`${fk.field}.id`, "expected a valid UUID");
       const found = await this.conn.all(`SELECT 1 FROM ${quote(fk.reference)} WHERE id = ?`, [id]);
-      if (found.length === 0) throw daoErrors.invalidReference(fk.field, { id }, fk.reference);
+      if (found.length === 0) throw foreignKeyViolation(fk.field, { id }, fk.reference);
     }
   }
 
@@ -217,12 +233,12 @@ export class Session implements StoreOps {
     if (failure.kind === "foreign_key") {
       const fk = model.foreignKeys.find((f) => doc[f.field] !== null && doc[f.field] !== undefined);
       return fk
-        ? daoErrors.invalidReference(fk.field, { id: foreignId(doc[fk.field]) }, fk.reference)
-        : daoErrors.database(String((error as Error).message));
+        ? foreignKeyViolation(fk.field, { id: foreignId(doc[fk.field]) }, fk.reference)
+        : databaseError(String((error as Error).message));
     }
-    if (failure.column === "id") return daoErrors.primaryKey({ id: doc.id });
+    if (failure.column === "id") return primaryKeyViolation({ id: doc.id });
     const column = columnsOf(model).find((c) => c.name === failure.column);
-    return daoErrors.unique(column ? uniqueKey(model, column, doc) : { id: doc.id });
+    return uniqueViolation(column ? uniqueKey(model, column, doc) : { id: doc.id });
   }
 
   private record(change: Change): void {
@@ -254,8 +270,11 @@ export class Session implements StoreOps {
     return row ? { id: row.id as string, doc: JSON.parse(row.doc as string) as Row } : null;
   }
 
-  private keyOf(model: EntityModel, idOrKey: string): Row {
-    return isUuid(idOrKey) || !model.endpointKey ? { id: idOrKey } : { [model.endpointKey]: idOrKey };
+  /** Kong words a miss by id and a miss by endpoint key differently. */
+  private notFound(model: EntityModel, idOrKey: string): EntityError {
+    return isUuid(idOrKey) || !model.endpointKey
+      ? notFound({ id: idOrKey })
+      : notFoundByField({ [model.endpointKey]: idOrKey });
   }
 
   private foreignColumn(model: EntityModel, field: string): string {
@@ -270,12 +289,12 @@ function scopeFields(scope: Scope | undefined): Row {
   return Object.fromEntries(Object.entries(scope ?? {}).map(([field, id]) => [field, { id }]));
 }
 
-/** The `{field=value}` Kong prints for a unique violation; a cache key lists every field, foreign keys as `{id}`. */
+/** The `{field=value}` Kong prints for a unique violation; a cache key lists every field (sorted, as penlight prints), foreign keys as `{id}`. */
 export function uniqueKey(model: EntityModel, column: Column, doc: Row): Row {
   if (column.field) return { [column.field]: doc[column.field] ?? null };
   const fkFields = new Set(model.foreignKeys.map((fk) => fk.field));
   return Object.fromEntries(
-    (model.cacheKey ?? []).map((f) => {
+    [...(model.cacheKey ?? [])].sort().map((f) => {
       const id = fkFields.has(f) ? foreignId(doc[f]) : null;
       return [f, fkFields.has(f) ? (id ? { id } : null) : (doc[f] ?? null)];
     }),

@@ -78,7 +78,7 @@ export interface StoreOps {
   insert(entity: string, row: Row): Promise<Row>;
   /** PUT semantics: replaces the row named by id or endpoint key, creating it if absent. */
   upsert(entity: string, idOrKey: string, row: Row, scope?: Scope): Promise<Row>;
-  /** PATCH semantics: merges into the stored row; 404 `DaoError` when absent. */
+  /** PATCH semantics: merges into the stored row; 404 `EntityError` when absent. */
   update(entity: string, idOrKey: string, patch: Row, scope?: Scope): Promise<Row>;
   /** Returns the deleted row, or null when there was none (Kong answers 204 either way). */
   delete(entity: string, idOrKey: string, scope?: Scope): Promise<Row | null>;

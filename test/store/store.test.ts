@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { DaoError } from "../../src/store/errors";
+import { EntityError } from "../../src/entities/errors";
 import { openStore } from "../../src/store/index";
 import { migrationsCommand } from "../../src/store/migrations";
 import type { ChangeEvent, Row, Store } from "../../src/store/store";
@@ -12,9 +12,9 @@ async function failure(
   try {
     await promise;
   } catch (error) {
-    expect(error).toBeInstanceOf(DaoError);
-    const e = error as DaoError;
-    return { status: e.status, body: e.toJSON() };
+    expect(error).toBeInstanceOf(EntityError);
+    const e = error as EntityError;
+    return { status: e.status, body: e.body as unknown as Record<string, unknown> };
   }
   throw new Error("expected the call to fail");
 }
