@@ -44,45 +44,50 @@ export const msg = {
 
 // ---------------------------------------------------------------- scalar builders
 
-export const str = () => z.string({ error: "expected a string" });
-export const bool = () => z.boolean({ error: "expected a boolean" });
+/** A type error that says "required field missing" for absent values, as Kong does, and `text` otherwise. */
+export function typeError(text: string) {
+  return (iss: { input?: unknown }) => (iss.input === undefined || iss.input === null ? msg.required : text);
+}
+
+export const str = () => z.string({ error: typeError("expected a string") });
+export const bool = () => z.boolean({ error: typeError("expected a boolean") });
 
 export function int(min?: number, max?: number) {
-  const base = z.number({ error: "expected a number" }).int({ error: "expected an integer" });
+  const base = z.number({ error: typeError("expected an integer") }).int({ error: "expected an integer" });
   return min === undefined || max === undefined
     ? base
     : base.min(min, msg.between(min, max)).max(max, msg.between(min, max));
 }
 
 export function num(min?: number, max?: number) {
-  const base = z.number({ error: "expected a number" });
+  const base = z.number({ error: typeError("expected a number") });
   return min === undefined || max === undefined
     ? base
     : base.min(min, msg.between(min, max)).max(max, msg.between(min, max));
 }
 
 export function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
-  return z.enum(values, { error: msg.oneOf(values) });
+  return z.enum(values, { error: typeError(msg.oneOf(values)) });
 }
 
 export function oneOfInt<const T extends readonly [number, ...number[]]>(values: T) {
   return z.union(
     values.map((v) => z.literal(v)),
-    { error: msg.oneOf(values) },
+    { error: typeError(msg.oneOf(values)) },
   ) as unknown as z.ZodType<T[number]>;
 }
 
 export function array<T extends z.ZodType>(elements: T) {
-  return z.array(elements, { error: "expected an array" });
+  return z.array(elements, { error: typeError("expected an array") });
 }
 
 /** Kong's `set`: an array whose duplicates collapse. */
 export function set<T extends z.ZodType>(elements: T) {
-  return meta(z.array(elements, { error: "expected a set" }), { type: "set" });
+  return meta(z.array(elements, { error: typeError("expected a set") }), { type: "set" });
 }
 
 export function map<V extends z.ZodType>(keys: z.ZodType<string>, values: V) {
-  return z.record(keys, values, { error: "expected a map" });
+  return z.record(keys, values, { error: typeError("expected a map") });
 }
 
 /** Optional in Kong's sense: absent and `null` both mean unset, and entities list it as `null`. */
@@ -117,7 +122,7 @@ export const timestampMs = () => meta(opt(num()), { auto: true, timestamp: true 
 
 /** A foreign key in the canonical `{ id }` shape. */
 export function fk(reference: string, onDelete: "cascade" | "restrict" = "restrict") {
-  return meta(z.strictObject({ id: uuid() }, { error: "expected a record" }), {
+  return meta(z.strictObject({ id: uuid() }, { error: typeError("expected a record") }), {
     type: "foreign",
     reference,
     on_delete: onDelete,

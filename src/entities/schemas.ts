@@ -31,6 +31,7 @@ import {
   tags,
   timestampMs,
   timestampS,
+  typeError,
   utf8Name,
   validateHostWithOptionalPort,
   validatePath,
@@ -238,9 +239,10 @@ const routeHeaderName = () =>
   );
 
 const endpointRecord = () =>
-  withChecks(z.strictObject({ ip: opt(ipOrCidr()), port: opt(port()) }, { error: "expected a record" }), [
-    { at_least_one_of: ["ip", "port"] },
-  ]);
+  withChecks(
+    z.strictObject({ ip: opt(ipOrCidr()), port: opt(port()) }, { error: typeError("expected a record") }),
+    [{ at_least_one_of: ["ip", "port"] }],
+  );
 
 const SNI_PROTOCOLS = ["grpcs", "https", "tls", "tls_passthrough"];
 const STREAM = ["tcp", "tls", "tls_passthrough", "udp"];
@@ -401,7 +403,7 @@ const statuses = (d: number[]) => array(int(100, 999)).default(d);
 const sni = () => check(str(), validateWildcardHost);
 const simpleParam = () => str().min(1, msg.lenMin(1));
 const record = <S extends z.ZodRawShape>(shape: S) =>
-  z.strictObject(shape, { error: "expected a record" }).prefault({} as never);
+  z.strictObject(shape, { error: typeError("expected a record") }).prefault({} as never);
 
 const healthchecks = () =>
   record({
@@ -556,7 +558,9 @@ export const PluginSchema = z.strictObject({
   route: opt(fk("routes", "cascade")),
   service: opt(fk("services", "cascade")),
   consumer: opt(fk("consumers", "cascade")),
-  config: opt(meta(z.record(z.string(), z.unknown(), { error: "expected a record" }), { type: "json" })),
+  config: opt(
+    meta(z.record(z.string(), z.unknown(), { error: typeError("expected a record") }), { type: "json" }),
+  ),
   protocols: set(protocol()).default([...HTTP_PROTOCOLS]),
   enabled: bool().default(true),
   tags: tags(),
