@@ -56,7 +56,6 @@ const DP_JSON = new Set(["labels", "cert_details", "rpc_capabilities"]);
 export class SqlStore implements Store {
   readonly dialect: "sqlite" | "postgres";
   private readonly feed = new ChangeFeed();
-  private watching?: Promise<void>;
   private stopWatching?: () => Promise<void>;
 
   private constructor(
@@ -69,6 +68,8 @@ export class SqlStore implements Store {
   static async open(driver: Driver, models: ModelSet): Promise<SqlStore> {
     const store = new SqlStore(driver, models);
     store.feed.start(await store.version());
+    // Listening from the start means a change committed after open() resolved always arrives with its details.
+    await store.watch();
     return store;
   }
 
@@ -209,9 +210,7 @@ export class SqlStore implements Store {
   }
 
   onChange(listener: ChangeListener): () => void {
-    const unsubscribe = this.feed.subscribe(listener);
-    this.watching ??= this.watch().catch((error) => log.error("change feed could not start:", error));
-    return unsubscribe;
+    return this.feed.subscribe(listener);
   }
 
   private async watch(): Promise<void> {
@@ -234,7 +233,6 @@ export class SqlStore implements Store {
   }
 
   async close(): Promise<void> {
-    await this.watching;
     await this.stopWatching?.();
     await this.driver.close();
   }
