@@ -4,7 +4,7 @@ import { databaseError, foreignKeyViolation, primaryKeyViolation, uniqueViolatio
 import { columnsOf, foreignId, quote } from "./columns";
 import type { Conn, Driver } from "./driver";
 import type { EntityModel, ModelSet } from "./model";
-import { fieldViolation, isUuid, rowValues, timestamp, uniqueKey } from "./session";
+import { fieldViolation, isUuid, rowValues, timestamp, touch, uniqueKey } from "./session";
 import type { ConfigTable, Row } from "./store";
 
 /** Rows per statement: one JSON parameter each, well under either database's limits. */
@@ -107,16 +107,16 @@ export class Importer {
     for (const doc of incoming.values()) {
       const previous = current.get(doc.id as string);
       if (!previous) {
-        plan.inserts.push({ ...doc, created_at: doc.created_at ?? now, updated_at: doc.updated_at ?? now });
+        plan.inserts.push(touch(model, { ...doc, created_at: doc.created_at ?? now }, doc.updated_at ?? now));
         continue;
       }
-      const same: Row = {
-        ...doc,
-        created_at: doc.created_at ?? previous.created_at,
-        updated_at: doc.updated_at ?? previous.updated_at,
-      };
+      const same = touch(
+        model,
+        { ...doc, created_at: doc.created_at ?? previous.created_at },
+        doc.updated_at ?? previous.updated_at,
+      );
       if (canonical(same) === canonical(previous)) plan.unchanged++;
-      else plan.updates.push({ ...same, updated_at: doc.updated_at ?? now });
+      else plan.updates.push(touch(model, { ...same }, doc.updated_at ?? now));
     }
     if (replace) plan.deletes = [...current.keys()].filter((id) => !incoming.has(id));
     return plan;

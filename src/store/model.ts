@@ -19,6 +19,8 @@ export interface EntityModel {
   foreignKeys: ForeignKeyModel[];
   /** Fields whose combined values are unique (Kong's `cache_key`), e.g. plugins `{name, route, service, consumer}`. */
   cacheKey?: string[];
+  /** False for entities Kong gives no `updated_at` (the store then never adds one). */
+  hasUpdatedAt?: boolean;
   /** Kong stores some timestamps (targets) as seconds with millisecond decimals. */
   timestampsMs?: boolean;
   /** Merges a PATCH into the stored row; defaults to merging nested records and replacing everything else. */

@@ -40,6 +40,12 @@ export function timestamp(model: EntityModel): number {
   return model.timestampsMs ? Date.now() / 1000 : Math.floor(Date.now() / 1000);
 }
 
+/** Sets `updated_at` on entities that have one. */
+export function touch(model: EntityModel, doc: Row, updatedAt: unknown): Row {
+  if (model.hasUpdatedAt !== false) doc.updated_at = updatedAt;
+  return doc;
+}
+
 const isRecord = (v: unknown): v is Row => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** PATCH merge: nested records merge, everything else (arrays, scalars, null) replaces. */
@@ -138,7 +144,7 @@ export class Session implements StoreOps {
     if (!isUuid(doc.id)) throw fieldViolation("id", "expected a valid UUID");
     doc.id = doc.id.toLowerCase();
     doc.created_at ??= now;
-    doc.updated_at ??= now;
+    touch(model, doc, doc.updated_at ?? now);
     await this.writeRow(model, doc, "create");
     return doc;
   }
@@ -153,7 +159,7 @@ export class Session implements StoreOps {
     if (!existing) return this.insert(entity, doc);
     doc.id = existing.id;
     doc.created_at = existing.doc.created_at;
-    doc.updated_at = timestamp(model);
+    touch(model, doc, timestamp(model));
     await this.writeRow(model, doc, "update");
     return doc;
   }
@@ -165,7 +171,7 @@ export class Session implements StoreOps {
     const doc = (model.merge ?? mergeRecords)(existing.doc, patch);
     doc.id = existing.id;
     doc.created_at = existing.doc.created_at;
-    doc.updated_at = timestamp(model);
+    touch(model, doc, timestamp(model));
     await this.writeRow(model, doc, "update");
     return doc;
   }
