@@ -243,6 +243,7 @@ for (const backend of BACKENDS) {
           name: "rate-limiting",
           consumer: { id: consumer.id },
         });
+        expect(cred.updated_at).toBeUndefined(); // Kong's credentials carry created_at only
         await store.delete("consumers", consumer.id as string);
         expect(await store.get("keyauth_credentials", cred.id as string)).toBeNull();
         expect(await store.get("plugins", plugin.id as string)).toBeNull();
