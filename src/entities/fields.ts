@@ -6,7 +6,7 @@ import { parseBlock } from "../support/ip-matcher";
 /** What `/schemas` shows about a field beyond what zod itself records. */
 export interface KongFieldMeta {
   /** Overrides the type zod implies: arrays that are sets, objects that are foreign keys, free-form json. */
-  type?: "set" | "foreign" | "json";
+  type?: "set" | "foreign";
   reference?: string;
   unique?: boolean;
   unique_across_ws?: boolean;
@@ -17,8 +17,10 @@ export interface KongFieldMeta {
   encrypted?: boolean;
   referenceable?: boolean;
   on_delete?: "cascade" | "restrict";
-  /** Kong lists some fields with a default as not required (e.g. services.retries). */
+  /** Kong marks some defaulted fields required (an explicit null is then an error, not the default). */
   required?: boolean;
+  /** A record whose fields come from elsewhere (plugins' `config`). */
+  abstract?: boolean;
   description?: string;
   /** Record-level checks, run after the fields validated. */
   entity_checks?: readonly EntityCheck[];
@@ -95,6 +97,22 @@ export function opt<T extends z.ZodType>(schema: T) {
   return schema.nullable().optional();
 }
 
+/** A defaulted field Kong also marks required: `null` is refused instead of meaning the default. */
+export function req<T extends z.ZodType>(schema: T): T {
+  return meta(schema, { required: true });
+}
+
+/** Kong's `required`: no optional wrapper, and either no default or marked required. */
+export function isRequired(schema: z.ZodType): boolean {
+  let defaulted = false;
+  for (let cur: z.ZodType | undefined = schema; cur; cur = innerOf(cur)) {
+    const t = cur._zod.def.type;
+    if (t === "optional") return false;
+    if (t === "default" || t === "prefault") defaulted = true;
+  }
+  return !defaulted || fieldMeta(schema).required === true;
+}
+
 /** A refine with a Kong-worded message that answers `undefined` for valid values. */
 export function check<T extends z.ZodType>(
   schema: T,
@@ -122,11 +140,11 @@ export const timestampMs = () => meta(opt(num()), { auto: true, timestamp: true 
 
 /** A foreign key in the canonical `{ id }` shape. */
 export function fk(reference: string, onDelete: "cascade" | "restrict" = "restrict") {
-  return meta(z.strictObject({ id: uuid() }, { error: typeError("expected a record") }), {
+  const base = meta(z.strictObject({ id: uuid() }, { error: typeError("expected a record") }), {
     type: "foreign",
     reference,
-    on_delete: onDelete,
   });
+  return onDelete === "cascade" ? meta(base, { type: "foreign", reference, on_delete: onDelete }) : base;
 }
 
 const TAG_RE = /^[\x21-\x2b\x2d\x2e\x30-\x7e\u0080-\u{10ffff}]+$/u;
@@ -479,4 +497,12 @@ export function leafOf(schema: z.ZodType): z.ZodType {
   let cur = schema;
   for (let next = innerOf(cur); next; next = innerOf(cur)) cur = next;
   return cur;
+}
+
+export function hasDefault(schema: z.ZodType): boolean {
+  for (let cur: z.ZodType | undefined = schema; cur; cur = innerOf(cur)) {
+    const t = cur._zod.def.type;
+    if (t === "default" || t === "prefault") return true;
+  }
+  return false;
 }

@@ -26,6 +26,7 @@ import {
   path,
   port,
   protocol,
+  req,
   set,
   str,
   tags,
@@ -109,10 +110,10 @@ export const ServiceSchema = withChecks(
     created_at: timestampS(),
     updated_at: timestampS(),
     name: opt(utf8Name()),
-    retries: meta(int(0, 32767).default(5), { required: false }),
-    protocol: protocol().default("http"),
+    retries: int(0, 32767).default(5),
+    protocol: req(protocol().default("http")),
     host: host(),
-    port: port().default(80),
+    port: req(port().default(80)),
     path: opt(path()),
     connect_timeout: timeout(),
     write_timeout: timeout(),
@@ -122,7 +123,7 @@ export const ServiceSchema = withChecks(
     tls_verify: opt(bool()),
     tls_verify_depth: opt(int(0, 64)),
     ca_certificates: opt(array(meta(check(str(), uuidCheck), { uuid: true }))),
-    enabled: bool().default(true),
+    enabled: req(bool().default(true)),
   }),
   [
     {
@@ -339,12 +340,12 @@ export const RouteSchema = withChecks(
     created_at: timestampS(),
     updated_at: timestampS(),
     name: opt(utf8Name()),
-    protocols: check(set(protocol()).min(1, msg.lenMin(1)), exclusiveGroups).default(["http", "https"]),
-    https_redirect_status_code: oneOfInt([426, 301, 302, 307, 308]).default(426),
-    strip_path: bool().default(true),
-    preserve_host: bool().default(false),
-    request_buffering: bool().default(true),
-    response_buffering: bool().default(true),
+    protocols: req(check(set(protocol()).min(1, msg.lenMin(1)), exclusiveGroups).default(["http", "https"])),
+    https_redirect_status_code: req(oneOfInt([426, 301, 302, 307, 308]).default(426)),
+    strip_path: req(bool().default(true)),
+    preserve_host: req(bool().default(false)),
+    request_buffering: req(bool().default(true)),
+    response_buffering: req(bool().default(true)),
     tags: tags(),
     service: opt(fk("services")),
     snis: opt(set(wildcardHost())),
@@ -413,7 +414,7 @@ const healthchecks = () =>
       concurrency: int(1, 2 ** 31).default(10),
       http_path: path().default("/"),
       https_sni: opt(sni()),
-      https_verify_certificate: bool().default(true),
+      https_verify_certificate: req(bool().default(true)),
       headers: opt(map(headerName(), array(str()))),
       healthy: record({
         interval: seconds(0),
@@ -537,7 +538,7 @@ export const TargetSchema = z.strictObject({
   updated_at: timestampMs(),
   upstream: fk("upstreams", "cascade"),
   target: check(str(), targetProblem),
-  weight: meta(int(0, 65535).default(100), { required: false }),
+  weight: int(0, 65535).default(100),
   tags: tags(),
 });
 
@@ -559,10 +560,10 @@ export const PluginSchema = z.strictObject({
   service: opt(fk("services", "cascade")),
   consumer: opt(fk("consumers", "cascade")),
   config: opt(
-    meta(z.record(z.string(), z.unknown(), { error: typeError("expected a record") }), { type: "json" }),
+    meta(z.record(z.string(), z.unknown(), { error: typeError("expected a record") }), { abstract: true }),
   ),
-  protocols: set(protocol()).default([...HTTP_PROTOCOLS]),
-  enabled: bool().default(true),
+  protocols: req(set(protocol()).default([...HTTP_PROTOCOLS])),
+  enabled: req(bool().default(true)),
   tags: tags(),
 });
 
@@ -579,6 +580,11 @@ export interface PluginSchemaEntry {
 }
 
 export type PluginSchemas = ReadonlyMap<string, PluginSchemaEntry>;
+
+/** A plugin's default `protocols`: Kong's http-subsystem list, narrowed to what the plugin supports. */
+export function pluginDefaultProtocols(allowed: readonly string[] | undefined): string[] {
+  return HTTP_PROTOCOLS.filter((p) => !allowed || allowed.includes(p));
+}
 
 // ---------------------------------------------------------------- certificates, snis, ca_certificates
 

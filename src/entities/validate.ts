@@ -2,13 +2,14 @@
 import { randomUUID } from "node:crypto";
 import type { z } from "zod";
 import { type FieldErrors, schemaViolation } from "./errors";
-import { fieldMeta, HTTP_PROTOCOLS, innerOf, leafOf, msg } from "./fields";
+import { hasDefault, innerOf, isRequired, leafOf, msg } from "./fields";
 import {
   certDigest,
   type EntityDefinition,
   entityDefinition,
   hashBasicAuthPassword,
   type PluginSchemas,
+  pluginDefaultProtocols,
 } from "./schemas";
 
 export type ValidateMode = "create" | "replace" | "update";
@@ -194,8 +195,7 @@ function validatePluginParts(
   const parsed = entry.schema.safeParse(entity.config ?? {}, { error: kongMessage });
   if (!parsed.success) fields.config = issuesToFields(parsed.error.issues);
   const config = parsed.success ? withNulls(entry.schema, parsed.data) : undefined;
-  if (input.protocols === undefined && allowed)
-    entity.protocols = HTTP_PROTOCOLS.filter((p) => allowed.includes(p));
+  if (input.protocols === undefined && allowed) entity.protocols = pluginDefaultProtocols(allowed);
   return { fields: fields as FieldErrors, config };
 }
 
@@ -292,12 +292,12 @@ export function validateEntity(
   return { ok: true, entity };
 }
 
-/** An explicit `null` on a field Kong lists as not required but defaulted (retries, weight) means the default. */
+/** An explicit `null` on a defaulted field Kong does not mark required (retries, weight) means the default. */
 function stripNulls(def: EntityDefinition, input: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(input)) {
     const field = def.schema.shape[k] as z.ZodType | undefined;
-    if (v === null && field && fieldMeta(field).required === false) continue;
+    if (v === null && field && !isRequired(field) && hasDefault(field)) continue;
     out[k] = v;
   }
   return out;
