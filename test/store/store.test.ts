@@ -404,6 +404,21 @@ for (const backend of BACKENDS) {
       });
     });
 
+    describe("concurrency", () => {
+      test("concurrent writers each commit once, with distinct versions and nothing lost", async () => {
+        const before = await store.version();
+        const names = Array.from({ length: 40 }, () => unique("par"));
+        const rows = await Promise.all(names.map((name) => store.insert("consumers", { username: name })));
+        expect(new Set(rows.map((r) => r.id)).size).toBe(40);
+        expect(await store.version()).toBe(before + 40);
+        const clash = await Promise.allSettled(
+          names.slice(0, 5).map((name) => store.insert("consumers", { username: name })),
+        );
+        expect(clash.every((r) => r.status === "rejected")).toBe(true);
+        expect(await store.version()).toBe(before + 40);
+      });
+    });
+
     describe("import and export", () => {
       test("importing the same table twice changes nothing the second time", async () => {
         const svcId = crypto.randomUUID();
