@@ -1,0 +1,617 @@
+/** Kong's `traditional_compatible` router: compiled once per config into host and path indexes, matched in Kong's priority order. */
+import { logger } from "../log/logger";
+import { computeUpstreamPath, escapeUpstreamPath, normalizePath } from "./paths";
+
+const log = logger("router");
+
+/** The route fields the router reads, with Kong's names (a structural subset of the route entity). */
+export interface RouterRoute {
+  id: string;
+  name?: string | null;
+  protocols?: string[] | null;
+  methods?: string[] | null;
+  hosts?: string[] | null;
+  paths?: string[] | null;
+  headers?: Record<string, string[]> | null;
+  snis?: string[] | null;
+  regex_priority?: number | null;
+  strip_path?: boolean | null;
+  preserve_host?: boolean | null;
+  path_handling?: string | null;
+  https_redirect_status_code?: number | null;
+  service?: { id: string } | string | null;
+}
+
+export interface RouterRequest {
+  method: string;
+  /** The raw Host header, maybe with a `:port`. */
+  host: string;
+  /** The port of the listener the request arrived on: what a route host's `:port` compares with when Host has none. */
+  port: number;
+  /** The raw request-target path; a query string, if any, is ignored. */
+  path: string;
+  headers: { get(name: string): string | null };
+  /** The TLS server name the client sent, if any. */
+  sni?: string | null;
+  protocol: "http" | "https";
+}
+
+export interface RouteCaptures {
+  /** Every group in order (named ones too), `""` for a group that did not take part. */
+  unnamed: string[];
+  named: Record<string, string>;
+}
+
+export interface RouteMatch<R> {
+  route: R;
+  /** The normalized request path the route was matched against. */
+  path: string;
+  /** The part of `path` the route's paths matched (the whole match for `~` paths); `""` if the route has no paths. */
+  matchedPrefix: string;
+  /** What strip_path removed: `matchedPrefix` when stripping, else `/` (Kong's `match_t.prefix`, for X-Forwarded-Prefix). */
+  strippedPrefix: string;
+  captures: RouteCaptures;
+  /** The escaped path to send upstream, per strip_path, the service path and path handling. */
+  upstreamPath: string;
+  /** The route only accepts https and the request came over http: answer 426 or redirect, per https_redirect_status_code. */
+  httpsRequired: boolean;
+}
+
+export interface Router<R> {
+  match(req: RouterRequest): RouteMatch<R> | null;
+  /** Matchers compiled (routes with paths of mixed kinds or lengths count once per group). */
+  readonly size: number;
+}
+
+export interface CompileOptions {
+  /** Honour `path_handling: v1` as Kong's `traditional` flavor does; `traditional_compatible` (the default) always uses v0. */
+  honorPathHandling?: boolean;
+}
+
+const STREAM_PROTOCOLS = new Set(["tcp", "tls", "udp", "tls_passthrough"]);
+const METHOD_BITS = new Map(
+  ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"].map((m, i) => [m, 1 << i]),
+);
+/** Kong derives ids of split routes as UUIDv5 of `<route id>#<group>` in this namespace; ties between them follow those ids. */
+const SPLIT_NAMESPACE = "7f145bf9-0dce-4f91-98eb-debbce4b9f6b";
+const MAX_HEADER_COUNT = 255;
+const NO_CAPTURES: RouteCaptures = Object.freeze({ unnamed: [], named: {} }) as RouteCaptures;
+
+type PatternKind = "exact" | "suffix" | "prefix";
+
+interface HostPattern {
+  kind: PatternKind;
+  value: string;
+  /** 0 when any listener port will do. */
+  port: number;
+}
+
+interface HeaderCondition {
+  name: string;
+  values: string[];
+  regexes: RegExp[];
+}
+
+/** The priority fields of Kong's 64-bit route priority, most significant first. */
+interface PriorityKey {
+  weight: number;
+  plainHostOnly: number;
+  headerCount: number;
+  regex: number;
+  regexPriority: number;
+  maxLength: number;
+}
+
+interface Matcher<R> {
+  route: R;
+  id: string;
+  key: PriorityKey;
+  rank: number;
+  methodMask: number;
+  otherMethods: ReadonlySet<string> | null;
+  hosts: HostPattern[] | null;
+  headers: HeaderCondition[] | null;
+  snis: HostPattern[] | null;
+  plainPaths: string[] | null;
+  regexPaths: RegExp[] | null;
+  httpsOnly: boolean;
+  servicePath: string | null;
+  stripPath: boolean;
+  pathHandling: "v0" | "v1";
+}
+
+/** One (host alternative, path alternative) of a matcher, filed in the index. */
+interface Entry<R> {
+  m: Matcher<R>;
+  port: number;
+  regex: RegExp | null;
+}
+
+/** A radix-tree node over paths; entries sit at the node spelling their plain path or their regex's literal prefix. */
+interface PathNode<R> {
+  label: string;
+  children: Map<number, PathNode<R>> | null;
+  entries: Entry<R>[];
+}
+
+interface Bucket<R> {
+  noPath: Entry<R>[];
+  paths: PathNode<R>;
+}
+
+/** A character trie over host names, walked forwards for `example.*` patterns and backwards for `*.example.com`. */
+interface HostNode<R> {
+  children: Map<number, HostNode<R>>;
+  bucket: Bucket<R> | null;
+}
+
+const newPathNode = <R>(label: string): PathNode<R> => ({ label, children: null, entries: [] });
+const newBucket = <R>(): Bucket<R> => ({ noPath: [], paths: newPathNode("") });
+const newHostNode = <R>(): HostNode<R> => ({ children: new Map(), bucket: null });
+
+/** `host[:port]` → host and port, as Kong splits both route hosts and the Host header (a non-numeric tail stays in the host). */
+function splitHostPort(value: string): [string, number] {
+  const colon = value.indexOf(":");
+  if (colon < 0) return [value, 0];
+  const port = value.slice(colon + 1);
+  return /^\d+$/.test(port) ? [value.slice(0, colon), Number(port)] : [value, 0];
+}
+
+/**
+ * Hosts compare case-insensitively: DNS names are, and clients send the Host as typed. (Kong compares bytes;
+ * this only differs for a Host in another case than the route's, which Kong would not match.)
+ */
+function hostPattern(host: string): HostPattern {
+  const [name, port] = splitHostPort(host.toLowerCase());
+  if (name.startsWith("*")) return { kind: "suffix", value: name.slice(1), port };
+  if (name.endsWith("*")) return { kind: "prefix", value: name.slice(0, -1), port };
+  return { kind: "exact", value: name, port };
+}
+
+/** Kong's SNI patterns: like hosts without ports, and a trailing `.` of a fully qualified name is not used. */
+function sniPattern(sni: string): HostPattern {
+  let value = sni.toLowerCase();
+  if (value.endsWith("*")) return { kind: "prefix", value: value.slice(0, -1), port: 0 };
+  if (value.length > 1 && value.endsWith(".")) value = value.slice(0, -1);
+  if (value.startsWith("*")) return { kind: "suffix", value: value.slice(1), port: 0 };
+  return { kind: "exact", value, port: 0 };
+}
+
+function patternAccepts(p: HostPattern, name: string): boolean {
+  if (p.kind === "exact") return name === p.value;
+  return p.kind === "suffix" ? name.endsWith(p.value) : name.startsWith(p.value);
+}
+
+const isRegexPath = (path: string) => path.startsWith("~");
+
+/**
+ * Kong's regexes are Rust regexes; this maps the Rust-only spellings users write (`(?P<name>`, leading inline
+ * flags, `\A`, `\z`) to JS. Returns null, logged, for a pattern JS cannot compile: the validator reports those,
+ * and a bad one must never throw while matching.
+ */
+export function compileKongRegex(source: string, anchored: boolean, context: string): RegExp | null {
+  let src = source
+    .replace(/\(\?P</g, "(?<")
+    .replace(/\\A/g, "^")
+    .replace(/\\z/g, "$");
+  let flags = "";
+  const inline = /^\(\?([imsU]+)\)/.exec(src);
+  if (inline) {
+    flags = [...new Set(inline[1]!.replace("U", ""))].join("");
+    src = src.slice(inline[0].length);
+  }
+  const body = anchored ? `^${src}` : src;
+  for (const f of [flags, `${flags}u`]) {
+    try {
+      return new RegExp(body, f);
+    } catch {}
+  }
+  log.warn(`${context}: '${source}' is not a regex this router can compile; it will never match`);
+  return null;
+}
+
+/**
+ * The literal text every match of a start-anchored regex begins with, so regex paths can sit in the path tree
+ * and only be tried when the request path starts with it. Conservative: "" whenever unsure.
+ */
+export function literalPrefix(regex: RegExp): string {
+  const src = regex.source.slice(1);
+  if (regex.flags.includes("i") || hasTopLevelAlternation(src)) return "";
+  let out = "";
+  let i = 0;
+  while (i < src.length) {
+    const ch = src[i]!;
+    if ("^$.|?*+()[]{}".includes(ch)) break;
+    if (ch === "\\") {
+      const next = src[i + 1];
+      if (next === undefined || /[0-9A-Za-z]/.test(next)) break;
+      out += next;
+      i += 2;
+    } else {
+      out += ch;
+      i += 1;
+    }
+  }
+  // a quantifier that allows zero repetitions makes the last literal optional
+  if ("?*{".includes(src[i] ?? "x")) out = out.slice(0, -1);
+  return out;
+}
+
+function hasTopLevelAlternation(src: string): boolean {
+  let depth = 0;
+  let inClass = false;
+  for (let i = 0; i < src.length; i++) {
+    const ch = src[i];
+    if (ch === "\\") i++;
+    else if (inClass) inClass = ch !== "]";
+    else if (ch === "[") inClass = true;
+    else if (ch === "(") depth++;
+    else if (ch === ")") depth--;
+    else if (ch === "|" && depth === 0) return true;
+  }
+  return false;
+}
+
+function uuidV5(namespace: string, name: string): string {
+  const hasher = new Bun.CryptoHasher("sha1");
+  hasher.update(Buffer.from(namespace.replace(/-/g, ""), "hex"));
+  hasher.update(name);
+  const d = hasher.digest();
+  d[6] = (d[6]! & 0x0f) | 0x50;
+  d[8] = (d[8]! & 0x3f) | 0x80;
+  const hex = d.subarray(0, 16).toString("hex");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** Kong splits a route whose paths mix regexes and plain prefixes of different lengths: one group per kind/length, in order of first appearance. */
+function groupPaths(paths: string[]): string[][] {
+  const groups = new Map<number, string[]>();
+  for (const p of paths) {
+    const k = isRegexPath(p) ? -1 : p.length;
+    const g = groups.get(k);
+    if (g) g.push(p);
+    else groups.set(k, [p]);
+  }
+  return [...groups.values()];
+}
+
+const nonEmpty = <T>(v: T[] | null | undefined): v is T[] => Array.isArray(v) && v.length > 0;
+
+function priorityKey(route: RouterRoute, paths: string[] | null): PriorityKey {
+  const headerCount = Math.min(Object.keys(route.headers ?? {}).length, MAX_HEADER_COUNT);
+  const regex = paths !== null && isRegexPath(paths[0]!);
+  return {
+    weight:
+      Number(nonEmpty(route.methods)) +
+      Number(nonEmpty(route.hosts)) +
+      Number(headerCount > 0) +
+      Number(nonEmpty(route.snis)) +
+      Number(paths !== null),
+    // As Kong: a hosts array, even an empty one, counts as plain unless some host has a wildcard.
+    plainHostOnly: Number(Array.isArray(route.hosts) && !route.hosts.some((h) => h.includes("*"))),
+    headerCount,
+    regex: Number(regex),
+    regexPriority: regex ? (route.regex_priority ?? 0) : 0,
+    maxLength: paths !== null && !regex ? paths[0]!.length & 0x7ffff : 0,
+  };
+}
+
+/** Kong's order: higher priority first, then the higher matcher id. */
+function byPriority<R>(a: Matcher<R>, b: Matcher<R>): number {
+  const ka = a.key;
+  const kb = b.key;
+  return (
+    kb.weight - ka.weight ||
+    kb.plainHostOnly - ka.plainHostOnly ||
+    kb.headerCount - ka.headerCount ||
+    kb.regex - ka.regex ||
+    kb.regexPriority - ka.regexPriority ||
+    kb.maxLength - ka.maxLength ||
+    (a.id < b.id ? 1 : a.id > b.id ? -1 : 0)
+  );
+}
+
+function headerConditions(route: RouterRoute): HeaderCondition[] | null {
+  const entries = Object.entries(route.headers ?? {});
+  if (entries.length === 0) return null;
+  return entries.map(([name, raw]) => {
+    const values: string[] = [];
+    const regexes: RegExp[] = [];
+    for (const v of raw ?? []) {
+      // Kong lowercases the whole value, `~*` regexes included, and compares with the lowercased header.
+      const lower = v.toLowerCase();
+      if (!lower.startsWith("~*")) values.push(lower);
+      else {
+        const re = compileKongRegex(lower.slice(2), false, `route ${route.id} header '${name}'`);
+        if (re) regexes.push(re);
+      }
+    }
+    return { name: name.toLowerCase(), values, regexes };
+  });
+}
+
+function buildMatchers<R extends RouterRoute>(
+  route: R,
+  servicePath: string | null,
+  options: CompileOptions,
+): Matcher<R>[] {
+  const protocols = nonEmpty(route.protocols) ? route.protocols : ["http", "https"];
+  const methods = nonEmpty(route.methods) ? route.methods : null;
+  const base = {
+    route,
+    rank: 0,
+    methodMask: methods ? methods.reduce((mask, m) => mask | (METHOD_BITS.get(m) ?? 0), 0) : 0,
+    otherMethods: methods?.some((m) => !METHOD_BITS.has(m)) ? new Set(methods) : null,
+    hosts: nonEmpty(route.hosts) ? route.hosts.map(hostPattern) : null,
+    headers: headerConditions(route),
+    snis: nonEmpty(route.snis) ? route.snis.map(sniPattern) : null,
+    httpsOnly: protocols.includes("https") && !protocols.includes("http"),
+    servicePath,
+    stripPath: route.strip_path ?? true,
+    pathHandling:
+      options.honorPathHandling && route.path_handling === "v1" ? ("v1" as const) : ("v0" as const),
+  };
+  const groups = nonEmpty(route.paths) ? groupPaths(route.paths) : [null];
+  return groups.map((paths, i) => ({
+    ...base,
+    id: groups.length > 1 ? uuidV5(SPLIT_NAMESPACE, `${route.id}#${i + 1}`) : route.id,
+    key: priorityKey(route, paths),
+    plainPaths: paths && !isRegexPath(paths[0]!) ? paths : null,
+    regexPaths:
+      paths && isRegexPath(paths[0]!)
+        ? paths
+            .map((p) => compileKongRegex(p.slice(1), true, `route ${route.id} path`))
+            .filter((re): re is RegExp => re !== null)
+        : null,
+  }));
+}
+
+function insertPath<R>(root: PathNode<R>, key: string, entry: Entry<R>): void {
+  let node = root;
+  let i = 0;
+  while (i < key.length) {
+    const code = key.charCodeAt(i);
+    node.children ??= new Map();
+    let child = node.children.get(code);
+    if (!child) {
+      child = newPathNode<R>(key.slice(i));
+      node.children.set(code, child);
+      node = child;
+      break;
+    }
+    let common = 0;
+    while (common < child.label.length && child.label[common] === key[i + common]) common++;
+    if (common < child.label.length) {
+      const mid = newPathNode<R>(child.label.slice(0, common));
+      child.label = child.label.slice(common);
+      mid.children = new Map([[child.label.charCodeAt(0), child]]);
+      node.children.set(code, mid);
+      child = mid;
+    }
+    node = child;
+    i += common;
+  }
+  node.entries.push(entry);
+}
+
+function hostBucket<R>(root: HostNode<R>, key: string, backwards: boolean): Bucket<R> {
+  let node = root;
+  for (let k = 0; k < key.length; k++) {
+    const code = key.charCodeAt(backwards ? key.length - 1 - k : k);
+    let next = node.children.get(code);
+    if (!next) {
+      next = newHostNode<R>();
+      node.children.set(code, next);
+    }
+    node = next;
+  }
+  node.bucket ??= newBucket<R>();
+  return node.bucket;
+}
+
+function captureGroups(m: RegExpExecArray): RouteCaptures {
+  if (m.length === 1) return NO_CAPTURES;
+  const named: Record<string, string> = {};
+  for (const [k, v] of Object.entries(m.groups ?? {})) if (v !== undefined) named[k] = v;
+  return { unnamed: m.slice(1).map((v) => v ?? ""), named };
+}
+
+class IndexedRouter<R extends RouterRoute> implements Router<R> {
+  readonly size: number;
+  private readonly exact = new Map<string, Bucket<R>>();
+  private readonly suffixes = newHostNode<R>();
+  private readonly prefixes = newHostNode<R>();
+  private readonly anyHost = newBucket<R>();
+  // Per-match scratch state: matching is synchronous, so one router never has two matches in flight.
+  private req!: RouterRequest;
+  private path = "";
+  private methodBit = 0;
+  private port = 0;
+  private bestRank = 0;
+  private best: Matcher<R> | null = null;
+
+  constructor(matchers: Matcher<R>[]) {
+    this.size = matchers.length;
+    for (const m of matchers) this.file(m);
+  }
+
+  private file(m: Matcher<R>): void {
+    const hosts: (HostPattern | null)[] = m.hosts ?? [null];
+    const plain = m.plainPaths?.map((p) => ({ key: p, regex: null })) ?? [];
+    const regexes = m.regexPaths?.map((re) => ({ key: literalPrefix(re), regex: re })) ?? [];
+    const paths = m.plainPaths || m.regexPaths ? [...plain, ...regexes] : null;
+    for (const h of hosts) {
+      const bucket = this.bucketFor(h);
+      if (!paths) bucket.noPath.push({ m, port: h?.port ?? 0, regex: null });
+      for (const p of paths ?? []) insertPath(bucket.paths, p.key, { m, port: h?.port ?? 0, regex: p.regex });
+    }
+  }
+
+  private bucketFor(h: HostPattern | null): Bucket<R> {
+    if (!h) return this.anyHost;
+    if (h.kind === "suffix") return hostBucket(this.suffixes, h.value, true);
+    if (h.kind === "prefix") return hostBucket(this.prefixes, h.value, false);
+    let bucket = this.exact.get(h.value);
+    if (!bucket) {
+      bucket = newBucket<R>();
+      this.exact.set(h.value, bucket);
+    }
+    return bucket;
+  }
+
+  match(req: RouterRequest): RouteMatch<R> | null {
+    const q = req.path.indexOf("?");
+    const path = normalizePath(q < 0 ? req.path : req.path.slice(0, q));
+    this.req = req;
+    this.path = path;
+    this.methodBit = METHOD_BITS.get(req.method) ?? 0;
+    this.bestRank = Number.POSITIVE_INFINITY;
+    this.best = null;
+    const [rawHost, hostPort] = splitHostPort(req.host);
+    const host = rawHost.toLowerCase();
+    // As Kong's `net.dst.port`: the Host header's port when it names one, else the listener's.
+    this.port = hostPort || req.port;
+    if (host) {
+      const exact = this.exact.get(host);
+      if (exact) this.scanBucket(exact);
+      this.scanHostTrie(this.suffixes, host, true);
+      this.scanHostTrie(this.prefixes, host, false);
+    }
+    this.scanBucket(this.anyHost);
+    const best = this.best;
+    this.best = null;
+    return best ? describe(best, path, req) : null;
+  }
+
+  private scanHostTrie(root: HostNode<R>, host: string, backwards: boolean): void {
+    let node: HostNode<R> | undefined = root;
+    for (let k = 0; node; k++) {
+      if (node.bucket) this.scanBucket(node.bucket);
+      if (k === host.length) return;
+      node = node.children.get(host.charCodeAt(backwards ? host.length - 1 - k : k));
+    }
+  }
+
+  private scanBucket(bucket: Bucket<R>): void {
+    this.scan(bucket.noPath);
+    const path = this.path;
+    let node: PathNode<R> | undefined = bucket.paths;
+    let pos = 0;
+    while (node) {
+      if (node.entries.length) this.scan(node.entries);
+      if (pos >= path.length || !node.children) return;
+      const child: PathNode<R> | undefined = node.children.get(path.charCodeAt(pos));
+      if (!child || !path.startsWith(child.label, pos)) return;
+      pos += child.label.length;
+      node = child;
+    }
+  }
+
+  /** Entries are filed in rank order, so the first acceptable one is the list's best and worse ones are skipped. */
+  private scan(entries: Entry<R>[]): void {
+    for (const e of entries) {
+      if (e.m.rank >= this.bestRank) return;
+      if (this.accepts(e)) {
+        this.bestRank = e.m.rank;
+        this.best = e.m;
+        return;
+      }
+    }
+  }
+
+  private accepts(e: Entry<R>): boolean {
+    const m = e.m;
+    const req = this.req;
+    if (e.port !== 0 && e.port !== this.port) return false;
+    if (m.methodMask !== 0 || m.otherMethods) {
+      if ((m.methodMask & this.methodBit) === 0 && !m.otherMethods?.has(req.method)) return false;
+    }
+    if (e.regex && !e.regex.test(this.path)) return false;
+    if (m.headers && !headersAccept(m.headers, req.headers)) return false;
+    if (m.snis && req.protocol === "https" && !sniAccepts(m.snis, req.sni)) return false;
+    return true;
+  }
+}
+
+function headersAccept(conditions: HeaderCondition[], headers: RouterRequest["headers"]): boolean {
+  for (const c of conditions) {
+    const raw = headers.get(c.name);
+    if (raw === null) return false;
+    const value = raw.toLowerCase();
+    if (valueAccepted(c, value)) continue;
+    // Fetch headers join repeated fields with ", "; Kong accepts a route when any one of them matches.
+    if (!value.includes(",") || !value.split(",").some((v) => valueAccepted(c, v.trim()))) return false;
+  }
+  return true;
+}
+
+function valueAccepted(c: HeaderCondition, value: string): boolean {
+  return c.values.includes(value) || c.regexes.some((re) => re.test(value));
+}
+
+function sniAccepts(patterns: HostPattern[], sni: string | null | undefined): boolean {
+  if (!sni) return false;
+  const name = sni.toLowerCase();
+  return patterns.some((p) => patternAccepts(p, name));
+}
+
+function describe<R extends RouterRoute>(m: Matcher<R>, path: string, req: RouterRequest): RouteMatch<R> {
+  let matched: string | null = null;
+  let captures = NO_CAPTURES;
+  if (m.plainPaths) matched = m.plainPaths.find((p) => path.startsWith(p)) ?? null;
+  for (const re of m.regexPaths ?? []) {
+    const found = re.exec(path);
+    if (found) {
+      matched = found[0];
+      captures = captureGroups(found);
+      break;
+    }
+  }
+  const upstream = computeUpstreamPath({
+    servicePath: m.servicePath,
+    requestPath: path,
+    matchedPrefix: matched,
+    stripPath: m.stripPath,
+    pathHandling: m.pathHandling,
+  });
+  return {
+    route: m.route,
+    path,
+    matchedPrefix: matched ?? "",
+    strippedPrefix: m.stripPath && matched !== null ? matched : "/",
+    captures,
+    upstreamPath: escapeUpstreamPath(upstream),
+    httpsRequired: m.httpsOnly && req.protocol !== "https",
+  };
+}
+
+/**
+ * Compiles the HTTP routes of one config (stream routes are skipped) into a router. `servicePathOf` gives the
+ * path of the route's service, read once here.
+ */
+export function compileRouter<R extends RouterRoute>(
+  routes: readonly R[],
+  servicePathOf: (route: R) => string | null | undefined,
+  options: CompileOptions = {},
+): Router<R> {
+  const matchers: Matcher<R>[] = [];
+  for (const route of routes) {
+    if (STREAM_PROTOCOLS.has(route.protocols?.[0] ?? "")) continue;
+    const hasField =
+      nonEmpty(route.methods) ||
+      nonEmpty(route.hosts) ||
+      nonEmpty(route.paths) ||
+      nonEmpty(route.snis) ||
+      Object.keys(route.headers ?? {}).length > 0;
+    if (!hasField) {
+      log.warn(`route ${route.id} sets none of methods, hosts, headers, paths, snis; it will never match`);
+      continue;
+    }
+    matchers.push(...buildMatchers(route, servicePathOf(route) ?? null, options));
+  }
+  matchers.sort(byPriority);
+  matchers.forEach((m, i) => {
+    m.rank = i;
+  });
+  return new IndexedRouter(matchers);
+}
