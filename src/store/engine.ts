@@ -1,10 +1,10 @@
 /** The Store over any Driver: every write in one transaction that bumps the config version once and emits one event. */
 import { logger } from "../log/logger";
 import { ChangeFeed, type ChangeMessage } from "./change-feed";
-import { quote } from "./columns";
+import { foreignId, quote } from "./columns";
 import type { Conn, Driver } from "./driver";
 import { Importer } from "./importer";
-import type { ModelSet } from "./model";
+import type { EntityModel, ModelSet } from "./model";
 import { type Change, decodeOffset, encodeOffset, pageSize, Session } from "./session";
 import type {
   ChangeListener,
@@ -35,6 +35,28 @@ function summarize(version: number, changes: Change[]): ChangeMessage {
   if (only.entity) message.e = only.entity;
   if (only.id) message.id = only.id;
   return message;
+}
+
+/** Kong exports a foreign key as the parent's id alone. */
+function flattenForeignKeys(model: EntityModel, doc: Row): Row {
+  for (const fk of model.foreignKeys) {
+    const id = foreignId(doc[fk.field]);
+    if (id) doc[fk.field] = id;
+  }
+  return doc;
+}
+
+/** Kong's `skip_disabled_entities`: disabled services and their routes, and disabled plugins, stay out. */
+function disabledFilter(): (entity: string, doc: Row) => boolean {
+  const services = new Set<unknown>();
+  return (entity, doc) => {
+    if (entity === "services" && doc.enabled === false) {
+      services.add(doc.id);
+      return true;
+    }
+    if (entity === "routes") return services.has(doc.service);
+    return entity === "plugins" && doc.enabled === false;
+  };
 }
 
 const DP_COLUMNS = [
@@ -138,14 +160,17 @@ export class SqlStore implements Store {
     }
   }
 
-  async exportAll(): Promise<ConfigTable> {
+  async exportAll(options: { skipDisabled?: boolean } = {}): Promise<ConfigTable> {
+    const skip = options.skipDisabled ? disabledFilter() : () => false;
     return this.driver.snapshot(async (conn) => {
-      const table: ConfigTable = { _format_version: FORMAT_VERSION };
+      const table: ConfigTable = { _format_version: FORMAT_VERSION, _transform: false };
       for (const model of this.models.ordered) {
         const rows = await conn.all(
           `SELECT doc FROM ${quote(model.name)} ORDER BY ${this.driver.dialect.order}`,
         );
-        if (rows.length > 0) table[model.name] = rows.map((r) => JSON.parse(r.doc as string) as Row);
+        const docs = rows.map((r) => flattenForeignKeys(model, JSON.parse(r.doc as string) as Row));
+        const kept = docs.filter((doc) => !skip(model.name, doc));
+        if (kept.length > 0) table[model.name] = kept;
       }
       return table;
     });

@@ -34,7 +34,11 @@ export interface ChangeEvent {
 
 export type ChangeListener = (event: ChangeEvent) => void;
 
-/** A declarative config table: `_format_version` plus one flat array of rows per entity, foreign keys as `{id}`. */
+/**
+ * A declarative config table: `_format_version` plus one flat array of rows per entity. Exports use Kong's export
+ * shape (`_transform: false`, foreign keys as plain id strings, the shape the config hash is computed on); imports
+ * also accept foreign keys as `{id}`.
+ */
 export type ConfigTable = { _format_version: string } & Record<string, unknown>;
 
 export interface ImportResult {
@@ -88,8 +92,11 @@ export interface Store extends StoreOps {
   readonly dialect: "sqlite" | "postgres";
   /** Runs `fn` in one database transaction: all of its writes commit together or none do; one change event. */
   transaction<T>(fn: (tx: StoreOps) => Promise<T>): Promise<T>;
-  /** Every exportable entity, parents first. */
-  exportAll(): Promise<ConfigTable>;
+  /**
+   * Every entity, parents first, in Kong's export shape. `skipDisabled` leaves out disabled services, their routes
+   * and disabled plugins, as Kong does for what a control plane sends to data planes.
+   */
+  exportAll(options?: { skipDisabled?: boolean }): Promise<ConfigTable>;
   /** Idempotent bulk load in one transaction; `replace` also deletes rows the table does not mention. */
   importAll(table: ConfigTable, options?: { replace?: boolean }): Promise<ImportResult>;
   tags(options?: { tag?: string; size?: number; offset?: string }): Promise<Page<TagRow>>;

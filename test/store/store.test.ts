@@ -464,9 +464,32 @@ for (const backend of BACKENDS) {
         const wiped = await store.importAll({ _format_version: "3.0" }, { replace: true });
         expect(wiped.deleted).toBeGreaterThan(0);
         expect((await store.list("services")).data).toEqual([]);
-        expect(await store.exportAll()).toEqual({ _format_version: "3.0" });
+        expect(await store.exportAll()).toEqual({ _format_version: "3.0", _transform: false });
         await store.importAll(exported);
         expect(await store.exportAll()).toEqual(exported);
+      });
+
+      test("export uses Kong's shape: foreign keys as plain ids; skipDisabled leaves out what a data plane must not run", async () => {
+        const off = await service({ enabled: false });
+        const offRoute = await store.insert("routes", { name: unique("r"), service: { id: off.id } });
+        const on = await service({ enabled: true });
+        const onRoute = await store.insert("routes", { name: unique("r"), service: { id: on.id } });
+        const offPlugin = await store.insert("plugins", {
+          name: "cors",
+          enabled: false,
+          route: { id: onRoute.id },
+        });
+        const full = await store.exportAll();
+        const ids = (table: Record<string, unknown>, entity: string) =>
+          ((table[entity] as Row[] | undefined) ?? []).map((r) => r.id);
+        expect((full.routes as Row[]).find((r) => r.id === onRoute.id)?.service).toBe(on.id);
+        expect(ids(full, "services")).toContain(off.id);
+        const live = await store.exportAll({ skipDisabled: true });
+        expect(ids(live, "services")).toContain(on.id);
+        expect(ids(live, "services")).not.toContain(off.id);
+        expect(ids(live, "routes")).toContain(onRoute.id);
+        expect(ids(live, "routes")).not.toContain(offRoute.id);
+        expect(ids(live, "plugins")).not.toContain(offPlugin.id);
       });
 
       test("an import with a dangling reference or a duplicate name writes nothing", async () => {
