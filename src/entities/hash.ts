@@ -77,7 +77,6 @@ function stripZeros(s: string): string {
 }
 
 function byteOrder(a: string, b: string): number {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: ASCII range test
   if (/^[\x00-\x7f]*$/.test(a + b)) return a < b ? -1 : a > b ? 1 : 0;
   return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
 }

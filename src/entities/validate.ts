@@ -215,8 +215,6 @@ function transform(
       const consumer = entity.consumer as { id: string };
       return { ...entity, password: hashBasicAuthPassword(entity.password as string, consumer.id) };
     }
-    case "keyauth_credentials":
-      return entity.key === null || entity.key === undefined ? { ...entity, key: randomKey() } : entity;
     case "ca_certificates":
       return input.cert === undefined
         ? entity
@@ -227,11 +225,11 @@ function transform(
 }
 
 function fillAuto(def: EntityDefinition, entity: Record<string, unknown>, mode: ValidateMode, now: number) {
-  const ts = def.timestampsMs ? now : Math.floor(now);
-  if (entity.id === undefined || entity.id === null) entity.id = randomUUID();
-  if (entity.created_at === undefined || entity.created_at === null || mode === "create") {
-    entity.created_at ??= ts;
-  }
+  const ts = def.timestampsMs ? Math.round(now * 1000) / 1000 : Math.floor(now);
+  entity.id ??= randomUUID();
+  // key-auth's `key` is an auto field: Kong generates it on insert, transformations or not.
+  if (def.name === "keyauth_credentials") entity.key ??= randomKey();
+  entity.created_at ??= ts;
   if (def.hasUpdatedAt) entity.updated_at = mode === "create" ? (entity.updated_at ?? ts) : ts;
 }
 

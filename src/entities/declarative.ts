@@ -1,0 +1,451 @@
+/** Declarative config: parses nested or flat files, resolves references, assigns Kong's ids, reports every error by path. */
+import { randomUUID } from "node:crypto";
+import type { z } from "zod";
+import { declarativeConfigError, type EntityError, type FieldErrors } from "./errors";
+import { fieldMeta, isRequired } from "./fields";
+import {
+  type Acl,
+  type BasicAuthCredential,
+  type CaCertificate,
+  type Certificate,
+  type Consumer,
+  ENTITIES,
+  type EntityDefinition,
+  type KeyAuthCredential,
+  type Plugin,
+  type PluginSchemas,
+  type Route,
+  type Service,
+  type Sni,
+  type Target,
+  type Upstream,
+} from "./schemas";
+import { cacheKeyString, declarativeId } from "./uuid";
+import { validateEntity } from "./validate";
+
+export const FORMAT_VERSIONS = ["1.1", "2.1", "3.0"] as const;
+
+/** A parsed config: every entity flat, parents first, canonical shapes (defaults filled, FKs as `{ id }`). */
+export interface ConfigTable {
+  _format_version: string;
+  _transform: boolean;
+  certificates: Certificate[];
+  ca_certificates: CaCertificate[];
+  snis: Sni[];
+  services: Service[];
+  routes: Route[];
+  consumers: Consumer[];
+  upstreams: Upstream[];
+  targets: Target[];
+  plugins: Plugin[];
+  keyauth_credentials: KeyAuthCredential[];
+  basicauth_credentials: BasicAuthCredential[];
+  acls: Acl[];
+}
+
+export type PathSegment = string | number;
+
+/** One problem, located: `services[0].routes[2].paths[0]`. */
+export interface DeclarativeIssue {
+  path: PathSegment[];
+  message: string;
+}
+
+/** `services[0].routes[2].paths[0]`; an entity-level problem points at the entity itself. */
+export function formatPath(path: readonly PathSegment[]): string {
+  let out = "";
+  for (const seg of path) {
+    if (seg === "@entity") continue;
+    out += typeof seg === "number" ? `[${seg}]` : out === "" ? seg : `.${seg}`;
+  }
+  return out;
+}
+
+/** All problems of one config, reported together. */
+export class DeclarativeError extends Error {
+  constructor(readonly issues: DeclarativeIssue[]) {
+    super(issues.map((i) => (i.path.length ? `${formatPath(i.path)}: ${i.message}` : i.message)).join("\n"));
+    this.name = "DeclarativeError";
+  }
+
+  /** The lines users read: `path: message`. */
+  get lines(): string[] {
+    return this.message.split("\n");
+  }
+
+  /** Kong's code-14 error body for `POST /config`: the errors nested like the input. */
+  toEntityError(): EntityError {
+    const tree: Record<string, unknown> = {};
+    for (const issue of this.issues) insertIssue(tree, issue);
+    return declarativeConfigError(tree, this.lines);
+  }
+}
+
+function insertIssue(tree: Record<PathSegment, unknown>, issue: DeclarativeIssue): void {
+  if (issue.path.length === 0) {
+    const list = (tree["@entity"] as string[] | undefined) ?? [];
+    tree["@entity"] = [...list, issue.message];
+    return;
+  }
+  let node = tree;
+  issue.path.forEach((seg, i) => {
+    const last = i === issue.path.length - 1;
+    if (last && seg === "@entity") {
+      node[seg] = [...((node[seg] as string[] | undefined) ?? []), issue.message];
+    } else if (last) {
+      node[seg] ??= issue.message;
+    } else {
+      if (typeof node[seg] !== "object" || node[seg] === null)
+        node[seg] = typeof issue.path[i + 1] === "number" ? [] : {};
+      node = node[seg] as Record<PathSegment, unknown>;
+    }
+  });
+}
+
+export interface ParseOptions {
+  /** The loaded plugins; plugin names and configs are checked against them when given. */
+  plugins?: PluginSchemas;
+  /** Clock in seconds for timestamps the file does not carry. */
+  now?: number;
+}
+
+const META_KEYS = new Set(["_format_version", "_transform", "_comment", "_ignore", "_workspace"]);
+const ITEM_META_KEYS = new Set(["_comment", "_ignore"]);
+/** Present in a Kong export but not gw's business: workspaces (gw has one) and rows' `ws_id`. */
+const IGNORED_TOP_LEVEL = new Set(["workspaces"]);
+
+const BY_NAME = new Map(ENTITIES.map((d) => [d.name, d]));
+
+/** For each parent, the children that may nest under it and the FK field nesting fills (`services` → `routes.service`). */
+const NESTED = new Map<string, Map<string, string>>();
+for (const def of ENTITIES) {
+  for (const fk of def.foreignKeys) {
+    const children = NESTED.get(fk.reference) ?? new Map<string, string>();
+    children.set(def.name, fk.field);
+    NESTED.set(fk.reference, children);
+  }
+}
+
+interface Item {
+  def: EntityDefinition;
+  raw: Record<string, unknown>;
+  path: PathSegment[];
+  id: string;
+  parent?: { item: Item; field: string };
+  /** FK fields whose reference was reported already; their validation errors would only repeat it. */
+  unresolved: Set<string>;
+}
+
+/** Parses a declarative file's text: JSON for `.json` names (or text that opens with `{`), YAML otherwise. */
+export function parseDeclarativeText(
+  text: string,
+  opts: ParseOptions & { filename?: string } = {},
+): ConfigTable {
+  const json = opts.filename ? opts.filename.endsWith(".json") : text.trimStart().startsWith("{");
+  let input: unknown;
+  try {
+    input = json ? JSON.parse(text) : Bun.YAML.parse(text);
+  } catch (e) {
+    throw new DeclarativeError([
+      { path: [], message: `failed parsing declarative configuration: ${(e as Error).message}` },
+    ]);
+  }
+  return parseDeclarative(input, opts);
+}
+
+/** Validates a decoded declarative config (file, `POST /config` body, or a CP's export) into a `ConfigTable`. */
+export function parseDeclarative(input: unknown, opts: ParseOptions = {}): ConfigTable {
+  const issues: DeclarativeIssue[] = [];
+  if (typeof input !== "object" || input === null || Array.isArray(input)) {
+    throw new DeclarativeError([{ path: [], message: "expected an object" }]);
+  }
+  const doc = input as Record<string, unknown>;
+  const transform = checkTopLevel(doc, issues);
+  const items: Item[] = [];
+  for (const def of ENTITIES) {
+    if (doc[def.name] !== undefined) collect(def, doc[def.name], [def.name], undefined, items, issues);
+  }
+  const index = indexItems(items, issues);
+  for (const item of items) resolveReferences(item, index, issues);
+  const table = emptyTable(doc._format_version as string, transform);
+  const now = opts.now ?? Date.now() / 1000;
+  for (const item of items) {
+    const r = validateEntity(item.def, item.raw, { mode: "create", plugins: opts.plugins, transform, now });
+    if (!r.ok) {
+      for (const f of item.unresolved) delete r.fields[f];
+      addFieldIssues(item.path, r.fields, issues);
+      continue;
+    }
+    for (const f of item.def.transientFields) delete r.entity[f];
+    (table[item.def.name as keyof ConfigTable] as unknown[]).push(r.entity);
+  }
+  checkUniqueFields(table, items, issues);
+  if (issues.length > 0) throw new DeclarativeError(issues.sort((a, b) => comparePaths(a.path, b.path)));
+  return table;
+}
+
+const ENTITY_RANK = new Map(ENTITIES.map((d, i) => [d.name, i]));
+
+/** Orders issues as the file reads: by entity type, then position, then field. */
+function comparePaths(a: readonly PathSegment[], b: readonly PathSegment[]): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (x === y) continue;
+    if (typeof x === "number" && typeof y === "number") return x - y;
+    const rx = ENTITY_RANK.get(String(x)) ?? -1;
+    const ry = ENTITY_RANK.get(String(y)) ?? -1;
+    if (rx !== ry) return rx - ry;
+    return String(x) < String(y) ? -1 : 1;
+  }
+  return a.length - b.length;
+}
+
+function checkTopLevel(doc: Record<string, unknown>, issues: DeclarativeIssue[]): boolean {
+  const version = doc._format_version;
+  if (version === undefined || version === null) {
+    issues.push({ path: ["_format_version"], message: "required field missing" });
+  } else if (!(FORMAT_VERSIONS as readonly unknown[]).includes(version)) {
+    issues.push({ path: ["_format_version"], message: `expected one of: ${FORMAT_VERSIONS.join(", ")}` });
+  }
+  const transform = doc._transform ?? true;
+  if (typeof transform !== "boolean") issues.push({ path: ["_transform"], message: "expected a boolean" });
+  for (const key of Object.keys(doc)) {
+    if (META_KEYS.has(key) || BY_NAME.has(key) || IGNORED_TOP_LEVEL.has(key)) continue;
+    const v = doc[key];
+    if (v === null || (Array.isArray(v) && v.length === 0)) continue;
+    issues.push({ path: [key], message: "unknown field" });
+  }
+  return transform !== false;
+}
+
+function emptyTable(version: string, transform: boolean): ConfigTable {
+  const table: Record<string, unknown> = { _format_version: version, _transform: transform };
+  for (const def of ENTITIES) table[def.name] = [];
+  return table as unknown as ConfigTable;
+}
+
+/** Flattens one entity array and everything nested in it, parents before children. */
+function collect(
+  def: EntityDefinition,
+  value: unknown,
+  path: PathSegment[],
+  parent: Item["parent"],
+  items: Item[],
+  issues: DeclarativeIssue[],
+): void {
+  if (value === null) return;
+  if (!Array.isArray(value)) {
+    issues.push({ path, message: "expected an array" });
+    return;
+  }
+  const children = NESTED.get(def.name);
+  value.forEach((element, i) => {
+    const itemPath = [...path, i];
+    // Certificates may list their SNIs as plain names (Kong's transient `snis` field).
+    const record = def.name === "snis" && typeof element === "string" ? { name: element } : element;
+    if (typeof record !== "object" || record === null || Array.isArray(record)) {
+      issues.push({ path: itemPath, message: "expected a record" });
+      return;
+    }
+    const raw: Record<string, unknown> = {};
+    const nested: [EntityDefinition, unknown][] = [];
+    for (const [k, v] of Object.entries(record as Record<string, unknown>)) {
+      if (ITEM_META_KEYS.has(k) || k === "ws_id") continue;
+      const child = children?.has(k) ? BY_NAME.get(k) : undefined;
+      if (child) nested.push([child, v]);
+      else if (v !== null || k in def.schema.shape) raw[k] = v;
+    }
+    if (parent && raw[parent.field] !== undefined) {
+      issues.push({ path: [...itemPath, parent.field], message: "unknown field" });
+      delete raw[parent.field];
+    }
+    const item: Item = { def, raw, path: itemPath, id: "", parent, unresolved: new Set() };
+    item.id = idFor(item);
+    raw.id ??= item.id;
+    items.push(item);
+    for (const [child, v] of nested) {
+      collect(
+        child,
+        v,
+        [...itemPath, child.name],
+        { item, field: children!.get(child.name)! },
+        items,
+        issues,
+      );
+    }
+  });
+}
+
+/** The given id, Kong's deterministic id (cache_key or endpoint key), or a random one. */
+function idFor(item: Item): string {
+  const given = item.raw.id;
+  if (typeof given === "string") return given;
+  const key = idKey(item);
+  return key === undefined ? randomUUID() : declarativeId(item.def.name, key);
+}
+
+/** Kong's `get_key_for_uuid_gen`: every endpoint key gw has is unique, so it is used as is. */
+function idKey(item: Item): string | undefined {
+  const { def, raw } = item;
+  if (def.cacheKey) {
+    const parts: string[] = [];
+    for (const k of def.cacheKey) {
+      const field = def.schema.shape[k] as z.ZodType;
+      if (fieldMeta(field).auto) return undefined;
+      const v = raw[k];
+      if (typeof v === "string") parts.push(v);
+      else if (v === undefined) {
+        if (item.parent?.field === k) parts.push(item.parent.item.id);
+        else if (isRequired(field)) return undefined;
+        else parts.push("");
+      }
+      // Kong skips values that are neither strings nor absent (e.g. `{ id = … }` tables) without a placeholder.
+    }
+    return cacheKeyString(def.name, parts);
+  }
+  const endpoint = def.endpointKey ? raw[def.endpointKey] : undefined;
+  return typeof endpoint === "string" ? endpoint : undefined;
+}
+
+interface Index {
+  byId: Map<string, Map<string, Item>>;
+  byKey: Map<string, Map<string, Item>>;
+}
+
+function uniquenessMessage(entity: string, key: string, value: string): string {
+  return `uniqueness violation: '${entity}' entity with ${key} set to '${value}' already declared`;
+}
+
+function indexItems(items: Item[], issues: DeclarativeIssue[]): Index {
+  const byId = new Map(ENTITIES.map((d) => [d.name, new Map<string, Item>()]));
+  const byKey = new Map(ENTITIES.map((d) => [d.name, new Map<string, Item>()]));
+  for (const item of items) {
+    const { def } = item;
+    const endpoint =
+      def.endpointKey && def.unique.includes(def.endpointKey) ? item.raw[def.endpointKey] : undefined;
+    if (typeof endpoint === "string") {
+      const keys = byKey.get(def.name)!;
+      if (keys.has(endpoint)) {
+        issues.push({ path: item.path, message: uniquenessMessage(def.name, def.endpointKey!, endpoint) });
+        continue;
+      }
+      keys.set(endpoint, item);
+    }
+    const ids = byId.get(def.name)!;
+    if (ids.has(item.id))
+      issues.push({ path: item.path, message: uniquenessMessage(def.name, "primary key", item.id) });
+    else ids.set(item.id, item);
+  }
+  return { byId, byKey };
+}
+
+/** FKs given by name or id (or inherited from nesting) become `{ id }`; unknown targets are reported. */
+function resolveReferences(item: Item, index: Index, issues: DeclarativeIssue[]): void {
+  for (const fk of item.def.foreignKeys) {
+    if (item.parent?.field === fk.field) {
+      item.raw[fk.field] = { id: item.parent.item.id };
+      continue;
+    }
+    const v = item.raw[fk.field];
+    let found: Item | undefined;
+    if (typeof v === "string") {
+      found = index.byKey.get(fk.reference)?.get(v) ?? index.byId.get(fk.reference)?.get(v);
+    } else if (typeof v === "object" && v !== null && typeof (v as { id?: unknown }).id === "string") {
+      found = index.byId.get(fk.reference)?.get((v as { id: string }).id);
+    } else continue;
+    if (found) {
+      item.raw[fk.field] = { id: found.id };
+    } else {
+      item.unresolved.add(fk.field);
+      const shown = typeof v === "string" ? v : JSON.stringify(v);
+      issues.push({
+        path: [...item.path, fk.field],
+        message: `invalid reference '${fk.field}: ${shown}' (no such entry in '${fk.reference}')`,
+      });
+    }
+  }
+}
+
+function addFieldIssues(
+  prefix: PathSegment[],
+  fields: FieldErrors | unknown,
+  issues: DeclarativeIssue[],
+): void {
+  if (typeof fields === "string") {
+    issues.push({ path: prefix, message: fields });
+  } else if (Array.isArray(fields)) {
+    fields.forEach((f, i) => {
+      addFieldIssues([...prefix, i], f, issues);
+    });
+  } else if (fields && typeof fields === "object") {
+    for (const [k, v] of Object.entries(fields)) {
+      if (k === "@entity")
+        for (const m of v as string[]) issues.push({ path: [...prefix, "@entity"], message: m });
+      else addFieldIssues([...prefix, k], v, issues);
+    }
+  }
+}
+
+/** Unique fields other than the endpoint key (already checked while indexing), e.g. consumers' `custom_id`. */
+function checkUniqueFields(table: ConfigTable, items: Item[], issues: DeclarativeIssue[]): void {
+  const pathById = new Map<string, PathSegment[]>();
+  for (const item of items) pathById.set(`${item.def.name}:${item.id}`, item.path);
+  for (const def of ENTITIES) {
+    for (const field of def.unique) {
+      if (field === def.endpointKey) continue;
+      const seen = new Set<unknown>();
+      for (const row of table[def.name as keyof ConfigTable] as Record<string, unknown>[]) {
+        const v = row[field];
+        if (v === null || v === undefined) continue;
+        if (seen.has(v)) {
+          const path = pathById.get(`${def.name}:${row.id}`) ?? [def.name];
+          issues.push({ path, message: uniquenessMessage(def.name, field, String(v)) });
+        }
+        seen.add(v);
+      }
+    }
+  }
+}
+
+/**
+ * Kong's export/wire shape (`export_config`): `_format_version` 3.0, `_transform` false, FKs as plain ids,
+ * nulls kept, only non-empty entity arrays, and disabled services, their routes, anything pointing at either,
+ * and disabled plugins left out.
+ */
+export function exportConfigTable(table: ConfigTable): Record<string, unknown> {
+  const out: Record<string, unknown> = { _format_version: "3.0", _transform: false };
+  const disabled = new Set<string>();
+  for (const def of ENTITIES) {
+    const rows: Record<string, unknown>[] = [];
+    for (const row of table[def.name as keyof ConfigTable] as Record<string, unknown>[]) {
+      const exported = exportRow(def, row, disabled);
+      if (exported) rows.push(exported);
+    }
+    if (rows.length > 0) out[def.name] = rows;
+  }
+  return out;
+}
+
+function exportRow(
+  def: EntityDefinition,
+  row: Record<string, unknown>,
+  disabled: Set<string>,
+): Record<string, unknown> | undefined {
+  if (def.name === "services" && row.enabled === false) {
+    disabled.add(row.id as string);
+    return undefined;
+  }
+  if (def.name === "plugins" && row.enabled === false) return undefined;
+  const out = { ...row };
+  for (const fk of def.foreignKeys) {
+    const ref = row[fk.field] as { id?: string } | null | undefined;
+    if (!ref || typeof ref !== "object" || ref.id === undefined) continue;
+    if (disabled.has(ref.id)) {
+      if (def.name === "routes") disabled.add(row.id as string);
+      return undefined;
+    }
+    out[fk.field] = ref.id;
+  }
+  return out;
+}
