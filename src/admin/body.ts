@@ -21,7 +21,10 @@ export type FieldTypeOf = (path: readonly string[]) => FieldType | undefined;
 
 export class BodyError extends Error {}
 
-export async function readBody(req: Request, typeOf: FieldTypeOf): Promise<Record<string, unknown>> {
+/** Picks the field types for a form body; plugins need the body's own `name` to know their config's types. */
+export type FieldTypesFor = (pairs: readonly [string, string][]) => FieldTypeOf;
+
+export async function readBody(req: Request, typesFor: FieldTypesFor): Promise<Record<string, unknown>> {
   const type = (req.headers.get("content-type") ?? "").toLowerCase();
   if (type.includes("application/json")) {
     const text = await req.text();
@@ -40,10 +43,10 @@ export async function readBody(req: Request, typeOf: FieldTypeOf): Promise<Recor
     const form = await req.formData();
     const pairs: [string, string][] = [];
     for (const [k, v] of form) pairs.push([k, typeof v === "string" ? v : await v.text()]);
-    return fromPairs(pairs, typeOf);
+    return fromPairs(pairs, typesFor(pairs));
   }
-  const text = await req.text();
-  return fromPairs([...new URLSearchParams(text)], typeOf);
+  const pairs = [...new URLSearchParams(await req.text())];
+  return fromPairs(pairs, typesFor(pairs));
 }
 
 /** Query strings use the same grammar for filters; exported for the GET handlers. */
