@@ -1,0 +1,183 @@
+/** Helpers the bundled plugins share: per-config compile caches, request bodies, Kong's consumer headers, `name:value` pairs. */
+import type { ConsumerRef, PluginExit, PluginServices, RequestContext } from "./plugin";
+
+/** Memoises work derived from one plugin config object; configs live as long as the config version that holds them. */
+export function perConfig<C extends object, T>(build: (conf: C) => T): (conf: C) => T {
+  const cache = new WeakMap<C, T>();
+  return (conf) => {
+    let value = cache.get(conf);
+    if (value === undefined) {
+      value = build(conf);
+      cache.set(conf, value);
+    }
+    return value;
+  };
+}
+
+const RAW_BODY = "gw.raw_body";
+
+/**
+ * The client's request body, read once per request and shared by every plugin that needs it. Reading consumes the
+ * stream, so the bytes become the body sent upstream unless a plugin already replaced it.
+ */
+export async function rawBody(ctx: RequestContext): Promise<Uint8Array> {
+  const cached = ctx.shared[RAW_BODY] as Uint8Array | undefined;
+  if (cached) return cached;
+  const bytes =
+    ctx.req.body && !ctx.req.bodyUsed ? new Uint8Array(await ctx.req.arrayBuffer()) : new Uint8Array(0);
+  ctx.shared[RAW_BODY] = bytes;
+  ctx.upstreamBody ??= bytes;
+  return bytes;
+}
+
+/** Replaces the body sent upstream and its Content-Length, as Kong's `set_raw_body` does. */
+export function setUpstreamBody(ctx: RequestContext, body: string): void {
+  ctx.upstreamBody = body;
+  ctx.upstreamHeaders.set("content-length", String(Buffer.byteLength(body)));
+}
+
+export type BodyKind = "json" | "form" | "multipart";
+
+/** Kong's content-type sniffing: a substring match, so `application/json; charset=utf-8` counts. */
+export function bodyKind(contentType: string | null): BodyKind | null {
+  if (!contentType) return null;
+  const ct = contentType.toLowerCase();
+  if (ct.includes("application/json")) return "json";
+  if (ct.includes("multipart/form-data")) return "multipart";
+  if (ct.includes("application/x-www-form-urlencoded")) return "form";
+  return null;
+}
+
+/** Kong's `kong.request.get_body()`: the body as a flat object, or null when it is absent or unparseable. */
+export async function parsedBody(ctx: RequestContext): Promise<Record<string, unknown> | null> {
+  const contentType = ctx.req.headers.get("content-type");
+  const kind = bodyKind(contentType);
+  if (!kind) return null;
+  const bytes = await rawBody(ctx);
+  if (bytes.length === 0) return null;
+  try {
+    if (kind === "json") {
+      const value = JSON.parse(new TextDecoder().decode(bytes));
+      return value && typeof value === "object" && !Array.isArray(value) ? value : null;
+    }
+    if (kind === "form") return Object.fromEntries(new URLSearchParams(new TextDecoder().decode(bytes)));
+    const form = await new Response(bytes, { headers: { "content-type": contentType! } }).formData();
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of form) if (typeof v === "string") out[k] = v;
+    return out;
+  } catch {
+    return null;
+  }
+}
+
+export const HEADERS = {
+  consumerId: "x-consumer-id",
+  consumerCustomId: "x-consumer-custom-id",
+  consumerUsername: "x-consumer-username",
+  credentialIdentifier: "x-credential-identifier",
+  anonymous: "x-anonymous-consumer",
+  consumerGroups: "x-consumer-groups",
+  authenticatedGroups: "x-authenticated-groups",
+} as const;
+
+/**
+ * Kong's `set_consumer` of the auth plugins: records who the client is and tells the upstream through the
+ * X-Consumer-* headers, clearing any the client sent itself. No credential means the anonymous consumer.
+ */
+export function authenticate(
+  ctx: RequestContext,
+  consumer: ConsumerRef | null,
+  credential: { id: string; consumer?: { id: string } | null } | null,
+  identifier: string | null,
+): void {
+  ctx.consumer = consumer;
+  ctx.credential = credential;
+  const h = ctx.upstreamHeaders;
+  h.set(HEADERS.consumerId, consumer?.id ?? null);
+  h.set(HEADERS.consumerCustomId, consumer?.custom_id ?? null);
+  h.set(HEADERS.consumerUsername, consumer?.username ?? null);
+  h.set(HEADERS.credentialIdentifier, credential ? identifier : null);
+  h.set(HEADERS.anonymous, credential ? null : "true");
+}
+
+/** Kong's `load_consumer(x, true)`: the anonymous consumer is named by id or by username. */
+export function findConsumer(services: PluginServices, idOrUsername: string): ConsumerRef | null {
+  const byId = services.consumerById(idOrUsername);
+  if (byId) return byId;
+  try {
+    return services.credentials<ConsumerRef>("consumers", "username", idOrUsername);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The end of a failed authentication: with `anonymous` set the request goes on as that consumer (Kong's "logical
+ * OR" of auth plugins); without it the client gets the plugin's own rejection.
+ */
+export function failAuthentication(
+  ctx: RequestContext,
+  services: PluginServices,
+  anonymous: string | null | undefined,
+  rejection: PluginExit,
+): PluginExit | undefined {
+  if (!anonymous) return rejection;
+  const consumer = findConsumer(services, anonymous);
+  if (!consumer)
+    return { status: 500, message: `anonymous consumer ${anonymous} is configured but doesn't exist` };
+  authenticate(ctx, consumer, null, null);
+  return undefined;
+}
+
+/** Splits Kong's `name:value` config entries (`^([^:]+):*(.-)$`): the name ends at the first colon, extra colons go. */
+export function splitPair(entry: string): [string, string] {
+  const m = /^([^:]+):*([\s\S]*)$/.exec(entry);
+  return m ? [m[1]!, m[2]!] : [entry, ""];
+}
+
+/** The first value of a response header in a flat name/value list (names compared case-insensitively). */
+export function responseHeader(flat: readonly string[], name: string): string | null {
+  for (let i = 0; i < flat.length; i += 2) if (flat[i]!.toLowerCase() === name) return flat[i + 1]!;
+  return null;
+}
+
+/** Removes every occurrence of a response header. */
+export function clearResponseHeader(flat: string[], name: string): void {
+  for (let i = flat.length - 2; i >= 0; i -= 2) if (flat[i]!.toLowerCase() === name) flat.splice(i, 2);
+}
+
+/** Kong's `kong.response.set_header`: replaces every existing value with one. */
+export function setResponseHeader(flat: string[], name: string, value: string): void {
+  clearResponseHeader(flat, name.toLowerCase());
+  flat.push(name, value);
+}
+
+/** The query string without every `name` argument, other arguments kept byte for byte. */
+export function withoutQueryArg(query: string, name: string): string {
+  if (!query) return query;
+  return query
+    .split("&")
+    .filter((part) => {
+      const eq = part.indexOf("=");
+      const raw = eq < 0 ? part : part.slice(0, eq);
+      try {
+        return decodeURIComponent(raw.replaceAll("+", " ")) !== name;
+      } catch {
+        return raw !== name;
+      }
+    })
+    .join("&");
+}
+
+/** Re-encodes a parsed body the way it arrived (JSON or form); multipart bodies are left untouched. */
+export function encodeBody(kind: BodyKind, body: Record<string, unknown>): string | null {
+  if (kind === "json") return JSON.stringify(body);
+  if (kind === "form") {
+    const params = new URLSearchParams();
+    for (const [k, v] of Object.entries(body)) {
+      for (const item of Array.isArray(v) ? v : [v]) params.append(k, String(item));
+    }
+    return params.toString();
+  }
+  return null;
+}
