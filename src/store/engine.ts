@@ -46,16 +46,21 @@ function flattenForeignKeys(model: EntityModel, doc: Row): Row {
   return doc;
 }
 
-/** Kong's `skip_disabled_entities`: disabled services and their routes, and disabled plugins, stay out. */
-function disabledFilter(): (entity: string, doc: Row) => boolean {
-  const services = new Set<unknown>();
-  return (entity, doc) => {
-    if (entity === "services" && doc.enabled === false) {
-      services.add(doc.id);
+/**
+ * Kong's `skip_disabled_entities`: disabled services and plugins stay out, and so does anything pointing at a
+ * disabled service or at a route of one.
+ */
+function disabledFilter(): (model: EntityModel, doc: Row) => boolean {
+  const disabled = new Set<unknown>();
+  return (model, doc) => {
+    if (model.name === "services" && doc.enabled === false) {
+      disabled.add(doc.id);
       return true;
     }
-    if (entity === "routes") return services.has(doc.service);
-    return entity === "plugins" && doc.enabled === false;
+    if (model.name === "plugins" && doc.enabled === false) return true;
+    if (!model.foreignKeys.some((fk) => disabled.has(doc[fk.field]))) return false;
+    if (model.name === "routes") disabled.add(doc.id);
+    return true;
   };
 }
 
@@ -169,7 +174,7 @@ export class SqlStore implements Store {
           `SELECT doc FROM ${quote(model.name)} ORDER BY ${this.driver.dialect.order}`,
         );
         const docs = rows.map((r) => flattenForeignKeys(model, JSON.parse(r.doc as string) as Row));
-        const kept = docs.filter((doc) => !skip(model.name, doc));
+        const kept = docs.filter((doc) => !skip(model, doc));
         if (kept.length > 0) table[model.name] = kept;
       }
       return table;

@@ -482,6 +482,7 @@ for (const backend of BACKENDS) {
           enabled: false,
           route: { id: onRoute.id },
         });
+        const onOffRoute = await store.insert("plugins", { name: "cors", route: { id: offRoute.id } });
         const full = await store.exportAll();
         const ids = (table: Record<string, unknown>, entity: string) =>
           ((table[entity] as Row[] | undefined) ?? []).map((r) => r.id);
@@ -493,6 +494,7 @@ for (const backend of BACKENDS) {
         expect(ids(live, "routes")).toContain(onRoute.id);
         expect(ids(live, "routes")).not.toContain(offRoute.id);
         expect(ids(live, "plugins")).not.toContain(offPlugin.id);
+        expect(ids(live, "plugins")).not.toContain(onOffRoute.id);
       });
 
       test("an import with a dangling reference or a duplicate name writes nothing", async () => {
