@@ -10,13 +10,13 @@ export interface PluginEntityRef {
   service?: { id: string } | null;
   consumer?: { id: string } | null;
   protocols?: string[] | null;
-  config: unknown;
+  config?: unknown;
 }
 
 export interface ConfiguredPlugin {
   def: PluginDefinition;
   entity: PluginEntityRef;
-  config: unknown;
+  config?: unknown;
   protocols: ReadonlySet<string> | null;
 }
 
