@@ -33,11 +33,12 @@ describe("basic-auth", () => {
       message: "Unauthorized",
       headers: [["WWW-Authenticate", 'Basic realm="service"']],
     };
-    for (const headers of [
+    const cases: Record<string, string>[] = [
       { authorization: basic("bob-login", "nope") },
       { authorization: basic("x", "y") },
       {},
-    ]) {
+    ];
+    for (const headers of cases) {
       const ctx = makeContext(request("/", { headers }));
       expect(await access(basicAuth, ctx, config(basicAuth), services)).toEqual(rejection);
       expect(ctx.consumer).toBeNull();
