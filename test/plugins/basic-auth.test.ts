@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { hashBasicAuthPassword } from "../../src/entities/schemas";
 import { basicAuth } from "../../src/plugins/basic-auth";
+import type { PluginExit } from "../../src/plugins/plugin";
 import { access, config, configErrors, makeContext, makeServices, request } from "./helpers";
 
 const bob = { id: "bbbbbbbb-0000-4000-8000-000000000001", username: "bob", custom_id: null };
@@ -28,7 +29,7 @@ describe("basic-auth", () => {
   });
 
   test("a wrong password, an unknown user and no header are all 401 with the realm challenge", async () => {
-    const rejection = {
+    const rejection: PluginExit = {
       status: 401,
       message: "Unauthorized",
       headers: [["WWW-Authenticate", 'Basic realm="service"']],
