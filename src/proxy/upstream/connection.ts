@@ -766,15 +766,16 @@ export class Connection implements BodySink {
   /** Graceful close after a clean exchange the socket cannot follow up on. */
   private close(): void {
     if (this.state === State.Closed) return;
-    this.socket?.end();
     this.release(false);
+    this.socket?.end();
   }
 
   /** Abrupt close: anything in flight is discarded. */
   destroy(): void {
     if (this.state === State.Closed) return;
-    this.socket?.terminate();
+    // Marked closed first: terminate() runs the close handler synchronously.
     this.release(this.state === State.Idle);
+    this.socket?.terminate();
   }
 
   private release(wasIdle: boolean): void {

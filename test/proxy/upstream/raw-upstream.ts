@@ -1,0 +1,244 @@
+/** Test upstream on Bun.listen: parses requests itself (independently of the client) and lets each test script raw response bytes. */
+import type { Socket, TCPSocketListener } from "bun";
+
+export interface SeenRequest {
+  method: string;
+  target: string;
+  /** Lowercased name → values in order. */
+  headers: Map<string, string[]>;
+  /** The body when `keepBodies` is on (the default); always hashed and counted. */
+  body: Uint8Array;
+  bodyLength: number;
+  bodySha256: string;
+  chunked: boolean;
+}
+
+export interface RawUpstreamOptions {
+  tls?: { cert: string; key: string };
+  /** Keep request bodies in memory (off for the 100 MB tests, which only need the hash). */
+  keepBodies?: boolean;
+  /** Called once a head has arrived, before its body (e.g. to send `100 Continue`). */
+  onHead?(req: SeenRequest, conn: UpstreamSide): void;
+  respond(req: SeenRequest, conn: UpstreamSide): void | Promise<void>;
+}
+
+const enc = new TextEncoder();
+
+/** The upstream end of one connection, with back-pressure-aware writes. */
+export class UpstreamSide {
+  private pending: { bytes: Uint8Array; done: () => void }[] = [];
+  closed = false;
+  /** Requests seen on this connection (to tell reuse from new connections). */
+  served = 0;
+
+  constructor(readonly socket: Socket<UpstreamSide>) {}
+
+  /** Writes everything, waiting for drain as needed. */
+  write(data: Uint8Array | string): Promise<void> {
+    const bytes = typeof data === "string" ? enc.encode(data) : data;
+    return new Promise((done) => {
+      this.pending.push({ bytes, done });
+      if (this.pending.length === 1) this.flush();
+    });
+  }
+
+  /** Writes `bytes` in pieces cut at random places, yielding between pieces so they arrive as separate reads. */
+  async writeSplit(bytes: Uint8Array, rand: () => number, maxPieces: number): Promise<void> {
+    const cuts = new Set<number>();
+    const pieces = 1 + Math.floor(rand() * maxPieces);
+    for (let i = 1; i < pieces; i++) cuts.add(1 + Math.floor(rand() * Math.max(1, bytes.length - 1)));
+    let at = 0;
+    for (const cut of [...cuts].sort((a, b) => a - b)) {
+      if (cut <= at || cut >= bytes.length) continue;
+      await this.write(bytes.subarray(at, cut));
+      await new Promise((r) => setTimeout(r, 0));
+      at = cut;
+    }
+    await this.write(bytes.subarray(at));
+  }
+
+  flush(): void {
+    while (this.pending.length > 0) {
+      const head = this.pending[0] as { bytes: Uint8Array; done: () => void };
+      if (this.closed) {
+        head.done();
+        this.pending.shift();
+        continue;
+      }
+      const n = this.socket.write(head.bytes);
+      if (n < head.bytes.length) {
+        if (n > 0) head.bytes = head.bytes.subarray(n);
+        return;
+      }
+      this.pending.shift();
+      head.done();
+    }
+  }
+
+  end(): void {
+    this.socket.end();
+  }
+
+  destroy(): void {
+    this.socket.terminate();
+  }
+}
+
+interface ConnState {
+  side: UpstreamSide;
+  buf: Buffer;
+  req: SeenRequest | null;
+  /** Body bytes still expected (CL), or -1 while reading chunked, or -2 when the body is complete. */
+  left: number;
+  hasher: Bun.CryptoHasher | null;
+  parts: Uint8Array[];
+}
+
+export interface RawUpstream {
+  port: number;
+  /** Connections accepted so far. */
+  accepted: number;
+  /** Connections currently open. */
+  open: number;
+  requests: SeenRequest[];
+  sockets: Set<UpstreamSide>;
+  stop(): void;
+}
+
+export function rawUpstream(opts: RawUpstreamOptions): RawUpstream {
+  const keep = opts.keepBodies !== false;
+  const state: RawUpstream = {
+    port: 0,
+    accepted: 0,
+    open: 0,
+    requests: [],
+    sockets: new Set(),
+    stop: () => listener.stop(true),
+  };
+  const conns = new WeakMap<UpstreamSide, ConnState>();
+
+  const finishBody = (c: ConnState) => {
+    const req = c.req as SeenRequest;
+    req.bodySha256 = (c.hasher as Bun.CryptoHasher).digest("hex");
+    req.body = keep ? Buffer.concat(c.parts) : new Uint8Array(0);
+    c.req = null;
+    c.parts = [];
+    c.hasher = null;
+    state.requests.push(req);
+    c.side.served++;
+    Promise.resolve(opts.respond(req, c.side)).catch((e) => {
+      console.error("raw upstream respond failed", e);
+      c.side.destroy();
+    });
+  };
+
+  const addBody = (c: ConnState, bytes: Uint8Array) => {
+    const req = c.req as SeenRequest;
+    req.bodyLength += bytes.length;
+    c.hasher?.update(bytes);
+    if (keep) c.parts.push(Buffer.from(bytes));
+  };
+
+  /** Consumes what it can from c.buf; returns false when it needs more bytes. */
+  const step = (c: ConnState): boolean => {
+    if (c.req === null) {
+      const end = c.buf.indexOf("\r\n\r\n");
+      if (end === -1) return false;
+      const lines = c.buf.toString("latin1", 0, end).split("\r\n");
+      c.buf = c.buf.subarray(end + 4);
+      const [method = "", target = ""] = (lines.shift() ?? "").split(" ");
+      const headers = new Map<string, string[]>();
+      for (const line of lines) {
+        const colon = line.indexOf(":");
+        const name = line.slice(0, colon).toLowerCase();
+        headers.set(name, [...(headers.get(name) ?? []), line.slice(colon + 1).trim()]);
+      }
+      const chunked = (headers.get("transfer-encoding")?.[0] ?? "").toLowerCase() === "chunked";
+      c.req = { method, target, headers, body: new Uint8Array(0), bodyLength: 0, bodySha256: "", chunked };
+      c.hasher = new Bun.CryptoHasher("sha256");
+      c.left = chunked ? -1 : Number(headers.get("content-length")?.[0] ?? 0);
+      opts.onHead?.(c.req, c.side);
+      if (c.left === 0) finishBody(c);
+      return true;
+    }
+    if (c.left > 0) {
+      if (c.buf.length === 0) return false;
+      const take = Math.min(c.left, c.buf.length);
+      addBody(c, c.buf.subarray(0, take));
+      c.buf = c.buf.subarray(take);
+      c.left -= take;
+      if (c.left === 0) finishBody(c);
+      return true;
+    }
+    // chunked: size line, data, CRLF; a zero size ends it (no trailers from our client)
+    const lf = c.buf.indexOf("\r\n");
+    if (lf === -1) return false;
+    const size = Number.parseInt(c.buf.toString("latin1", 0, lf), 16);
+    if (size === 0) {
+      if (c.buf.length < lf + 4) return false;
+      c.buf = c.buf.subarray(lf + 4);
+      finishBody(c);
+      return true;
+    }
+    if (c.buf.length < lf + 2 + size + 2) return false;
+    addBody(c, c.buf.subarray(lf + 2, lf + 2 + size));
+    c.buf = c.buf.subarray(lf + 2 + size + 2);
+    return true;
+  };
+
+  const listener: TCPSocketListener<UpstreamSide> = Bun.listen<UpstreamSide>({
+    hostname: "127.0.0.1",
+    port: 0,
+    tls: opts.tls,
+    socket: {
+      open(socket) {
+        const side = new UpstreamSide(socket);
+        socket.data = side;
+        state.accepted++;
+        state.open++;
+        state.sockets.add(side);
+        conns.set(side, { side, buf: Buffer.alloc(0), req: null, left: 0, hasher: null, parts: [] });
+      },
+      data(socket, data) {
+        const c = conns.get(socket.data) as ConnState;
+        c.buf = c.buf.length === 0 ? data : Buffer.concat([c.buf, data]);
+        while (step(c)) {}
+      },
+      drain(socket) {
+        socket.data.flush();
+      },
+      close(socket) {
+        socket.data.closed = true;
+        socket.data.flush();
+        state.open--;
+        state.sockets.delete(socket.data);
+      },
+    },
+  });
+  state.port = listener.port;
+  return state;
+}
+
+/** Deterministic PRNG (mulberry32) so a failing fuzz case can be replayed from its seed. */
+export function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function randomBytes(rand: () => number, n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = Math.floor(rand() * 256);
+  return out;
+}
+
+export async function readAll(body: Uint8Array | ReadableStream<Uint8Array> | null): Promise<Uint8Array> {
+  if (body === null) return new Uint8Array(0);
+  if (body instanceof Uint8Array) return body;
+  return new Uint8Array(await new Response(body).arrayBuffer());
+}
