@@ -17,23 +17,37 @@ export interface ConfigHashes {
 
 const HASHED_KEYS = ["routes", "services", "plugins", "upstreams", "targets"] as const;
 
+/** UTF-8 length of a string, counted in JS (cheaper than a native call for the many short strings hashed). */
+function utf8Length(text: string): number {
+  let bytes = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) continue;
+    // A surrogate pair is 2 UTF-16 units and 4 bytes; other units take 2 or 3 bytes.
+    bytes += c < 0x800 || (c >= 0xd800 && c <= 0xdfff) ? 1 : 2;
+  }
+  return bytes;
+}
+
 /** A byte buffer that folds like LuaJIT's string.buffer under Kong's `to_sorted_string`. */
 class FoldingBuffer {
-  private chunks: (string | Uint8Array)[] = [];
+  /** The raw md5 of everything before the last fold, which the buffer starts with. */
+  private head: Buffer | null = null;
+  private text = "";
   /** Byte length, as `#o` reports it. */
   private size = 0;
 
   put(text: string): void {
-    this.chunks.push(text);
-    this.size += Buffer.byteLength(text, "utf8");
+    this.text += text;
+    this.size += utf8Length(text);
   }
 
   /** Kong checks the size before emitting each value, so the fold points match only if this runs there too. */
   foldIfLarge(): void {
     if (this.size <= FOLD_LIMIT) return;
-    const raw = this.digest().digest();
-    this.chunks = [raw];
-    this.size = raw.length;
+    this.head = this.digest().digest();
+    this.text = "";
+    this.size = this.head.length;
   }
 
   md5(): string {
@@ -42,23 +56,14 @@ class FoldingBuffer {
 
   private digest() {
     const h = createHash("md5");
-    let text = "";
-    for (const c of this.chunks) {
-      if (typeof c === "string") {
-        text += c;
-      } else {
-        h.update(text, "utf8");
-        text = "";
-        h.update(c);
-      }
-    }
-    h.update(text, "utf8");
-    return h;
+    if (this.head) h.update(this.head);
+    return h.update(this.text, "utf8");
   }
 }
 
 /** LuaJIT's number formatting (`%.14g`): integers plainly, others with 14 significant digits. */
 export function luaNumber(n: number): string {
+  if (Number.isInteger(n) && Math.abs(n) < 1e14) return Object.is(n, -0) ? "-0" : String(n);
   if (Number.isNaN(n)) return "nan";
   if (!Number.isFinite(n)) return n > 0 ? "inf" : "-inf";
   if (n === 0) return Object.is(n, -0) ? "-0" : "0";
@@ -76,9 +81,13 @@ function stripZeros(s: string): string {
   return s.includes(".") ? s.replace(/0+$/, "").replace(/\.$/, "") : s;
 }
 
-function byteOrder(a: string, b: string): number {
-  if (/^[\x00-\x7f]*$/.test(a + b)) return a < b ? -1 : a > b ? 1 : 0;
-  return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/** Object keys in Lua's `sort` order: byte order of their UTF-8, which is code-unit order for ASCII. */
+function sortedKeys(obj: object): string[] {
+  const keys = Object.keys(obj);
+  if (!keys.some((k) => NON_ASCII.test(k))) return keys.sort();
+  return keys.sort((a, b) => Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8")));
 }
 
 function isEmpty(value: object): boolean {
@@ -125,7 +134,7 @@ function toSortedString(value: unknown, o: FoldingBuffer): void {
     }
   } else {
     const obj = value as Record<string, unknown>;
-    for (const k of Object.keys(obj).sort(byteOrder)) {
+    for (const k of sortedKeys(obj)) {
       o.put(k);
       o.put(":");
       toSortedString(obj[k], o);

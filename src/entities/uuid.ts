@@ -10,10 +10,17 @@ export const SPLIT_ROUTE_NAMESPACE = "7f145bf9-0dce-4f91-98eb-debbce4b9f6b";
 /** Kong's workspace id in DB-less mode. */
 export const DEFAULT_WORKSPACE_ID = "0dc6f45b-8f8d-40d2-a504-473544ee190b";
 
+const namespaceBytes = new Map<string, Buffer>();
+
+/** The 16 bytes of a namespace uuid; memoized, since declarative parsing hashes under a handful of them. */
 function uuidBytes(uuid: string): Buffer {
+  let bytes = namespaceBytes.get(uuid);
+  if (bytes) return bytes;
   const hex = uuid.replaceAll("-", "");
   if (!/^[0-9a-fA-F]{32}$/.test(hex)) throw new Error(`invalid namespace uuid '${uuid}'`);
-  return Buffer.from(hex, "hex");
+  bytes = Buffer.from(hex, "hex");
+  if (namespaceBytes.size < 64) namespaceBytes.set(uuid, bytes);
+  return bytes;
 }
 
 function format(bytes: Uint8Array): string {

@@ -129,19 +129,49 @@ function asObject(value: z.ZodType): z.ZodObject | undefined {
   return leaf._zod.def.type === "object" ? (leaf as z.ZodObject) : undefined;
 }
 
-/** Every declared field of every record present, `null` when unset: Kong's `nulls = true` entity shape. */
-export function withNulls(schema: z.ZodType, value: unknown): unknown {
-  if (value === null || value === undefined) return value;
-  const leaf = leafOf(schema);
-  const def = leaf._zod.def as { type: string; element?: z.ZodType; shape?: Record<string, z.ZodType> };
-  if (def.type === "array" && Array.isArray(value) && def.element)
-    return value.map((v) => withNulls(def.element!, v));
-  if (def.type !== "object" || typeof value !== "object" || Array.isArray(value) || !def.shape) return value;
+/** How to fill nulls into values of one schema, worked out once per schema (parsing 100k entities asks often). */
+type NullPlan =
+  | { kind: "object"; fields: [string, NullPlan][] }
+  | { kind: "array"; element: NullPlan }
+  | { kind: "leaf" };
+
+const LEAF: NullPlan = { kind: "leaf" };
+const plans = new WeakMap<z.ZodType, NullPlan>();
+
+function nullPlan(schema: z.ZodType): NullPlan {
+  let plan = plans.get(schema);
+  if (plan) return plan;
+  const def = leafOf(schema)._zod.def as {
+    type: string;
+    element?: z.ZodType;
+    shape?: Record<string, z.ZodType>;
+  };
+  if (def.type === "array" && def.element) {
+    const element = nullPlan(def.element);
+    plan = element === LEAF ? LEAF : { kind: "array", element };
+  } else if (def.type === "object" && def.shape) {
+    plan = { kind: "object", fields: Object.entries(def.shape).map(([k, f]) => [k, nullPlan(f)]) };
+  } else plan = LEAF;
+  plans.set(schema, plan);
+  return plan;
+}
+
+function fillNulls(plan: NullPlan, value: unknown): unknown {
+  if (plan.kind === "leaf" || value === null || value === undefined || typeof value !== "object")
+    return value;
+  if (plan.kind === "array")
+    return Array.isArray(value) ? value.map((v) => fillNulls(plan.element, v)) : value;
+  if (Array.isArray(value)) return value;
   const src = value as Record<string, unknown>;
   const out: Record<string, unknown> = {};
-  for (const [k, field] of Object.entries(def.shape)) out[k] = k in src ? withNulls(field, src[k]) : null;
-  for (const [k, v] of Object.entries(src)) if (!(k in out)) out[k] = v;
+  for (const [k, p] of plan.fields) out[k] = k in src ? fillNulls(p, src[k]) : null;
+  for (const k in src) if (!(k in out)) out[k] = src[k];
   return out;
+}
+
+/** Every declared field of every record present, `null` when unset: Kong's `nulls = true` entity shape. */
+export function withNulls(schema: z.ZodType, value: unknown): unknown {
+  return fillNulls(nullPlan(schema), value);
 }
 
 /** PATCH semantics: records merge field by field (recursively), everything else is replaced. */
