@@ -63,7 +63,7 @@ class FoldingBuffer {
 
 /** LuaJIT's number formatting (`%.14g`): integers plainly, others with 14 significant digits. */
 export function luaNumber(n: number): string {
-  if (Number.isInteger(n) && Math.abs(n) < 1e14) return Object.is(n, -0) ? "-0" : String(n);
+  if (Number.isInteger(n)) return Math.abs(n) < 1e14 ? (Object.is(n, -0) ? "-0" : String(n)) : bigInteger(n);
   if (Number.isNaN(n)) return "nan";
   if (!Number.isFinite(n)) return n > 0 ? "inf" : "-inf";
   if (n === 0) return Object.is(n, -0) ? "-0" : "0";
@@ -75,6 +75,23 @@ export function luaNumber(n: number): string {
     return `${stripZeros(mant)}e${sign}${digits}`;
   }
   return stripZeros(n.toFixed(Math.max(0, 13 - exp)));
+}
+
+/** Integers of 15+ digits: 14 significant digits, ties to even as C's printf rounds exact decimal ties. */
+function bigInteger(n: number): string {
+  const digits = BigInt(Math.abs(n)).toString();
+  let head = BigInt(digits.slice(0, 14));
+  const rest = digits.slice(14);
+  const half = `5${"0".repeat(rest.length - 1)}`;
+  if (rest > half || (rest === half && head % 2n === 1n)) head += 1n;
+  let mant = head.toString();
+  let exp = digits.length - 1;
+  if (mant.length > 14) {
+    mant = mant.slice(0, 14);
+    exp += 1;
+  }
+  const text = stripZeros(`${mant[0]}.${mant.slice(1)}`);
+  return `${n < 0 ? "-" : ""}${text}e+${String(exp).padStart(2, "0")}`;
 }
 
 function stripZeros(s: string): string {
