@@ -14,7 +14,7 @@ export interface SeenRequest {
 }
 
 export interface RawUpstreamOptions {
-  tls?: { cert: string; key: string };
+  tls?: { cert: string; key: string; ca?: string; requestCert?: boolean; rejectUnauthorized?: boolean };
   /** Keep request bodies in memory (off for the 100 MB tests, which only need the hash). */
   keepBodies?: boolean;
   /** Called once a head has arrived, before its body (e.g. to send `100 Continue`). */
@@ -208,6 +208,8 @@ export function rawUpstream(opts: RawUpstreamOptions): RawUpstream {
         socket.data.flush();
       },
       close(socket) {
+        // A TLS handshake that failed never reached `open`.
+        if (socket.data === undefined) return;
         socket.data.closed = true;
         socket.data.flush();
         state.open--;
