@@ -39,7 +39,13 @@ function canonical(value: unknown): string {
   return JSON.stringify(value ?? null);
 }
 
+/** Kong's declarative ids are UUIDv5; a file that names its rows that way always names them the same. */
+const isDeterministic = (id: string) => id[14] === "5";
+
 export class Importer {
+  /** Per entity: ids the file used → ids of the stored rows they were matched to. */
+  private readonly remapped = new Map<string, Map<string, string>>();
+
   constructor(
     private readonly models: ModelSet,
     private readonly driver: Driver,
@@ -89,11 +95,13 @@ export class Importer {
     for (const row of await this.conn.all(`SELECT id, doc FROM ${quote(model.name)}`)) {
       current.set(row.id as string, JSON.parse(row.doc as string) as Row);
     }
-    const incoming = new Map<string, Row>();
-    const idByKey = this.endpointKeyIndex(model, current);
-    for (const [i, raw] of ((input ?? []) as unknown[]).entries()) {
+    const docs = ((input ?? []) as unknown[]).map((raw, i) => {
       if (!isRecord(raw)) throw fieldViolation(`${model.name}.${i}`, "expected a record");
-      const doc = this.normalize(model, raw, idByKey);
+      return this.normalize(model, raw);
+    });
+    this.adoptStoredIds(model, docs, current);
+    const incoming = new Map<string, Row>();
+    for (const doc of docs) {
       if (incoming.has(doc.id as string)) throw primaryKeyViolation({ id: doc.id });
       incoming.set(doc.id as string, doc);
     }
@@ -122,26 +130,43 @@ export class Importer {
     return plan;
   }
 
-  /** Rows without an id keep the one stored under the same unique endpoint key, so re-imports change nothing. */
-  private endpointKeyIndex(model: EntityModel, current: Map<string, Row>): Map<unknown, string> {
-    const key = model.endpointKey;
-    const index = new Map<unknown, string>();
-    if (!key || !model.unique.includes(key)) return index;
-    for (const [id, doc] of current) index.set(doc[key], id);
-    return index;
+  /**
+   * A row whose id is neither stored nor deterministic (the parser made up a random one, as Kong does for key-auth
+   * credentials or consumers known by custom_id only) takes the id of the stored row with the same unique value, so
+   * importing a file twice changes nothing. Its children follow through `remapped`.
+   */
+  private adoptStoredIds(model: EntityModel, docs: Row[], current: Map<string, Row>): void {
+    const given = new Set(docs.map((d) => d.id));
+    const columns = columnsOf(model).filter((c) => c.unique);
+    const owners = columns.map((column) => {
+      const owner = new Map<string, string>();
+      for (const [id, doc] of current) {
+        const value = column.value(doc);
+        if (value !== null && !given.has(id)) owner.set(value, id);
+      }
+      return owner;
+    });
+    const remapped = new Map<string, string>();
+    for (const doc of docs) {
+      if (current.has(doc.id as string) || isDeterministic(doc.id as string)) continue;
+      const stored = columns.map((c, i) => owners[i]!.get(c.value(doc) ?? "")).find((id) => id !== undefined);
+      if (stored === undefined) continue;
+      remapped.set(doc.id as string, stored);
+      doc.id = stored;
+    }
+    if (remapped.size > 0) this.remapped.set(model.name, remapped);
   }
 
-  private normalize(model: EntityModel, raw: Row, idByKey: Map<unknown, string>): Row {
+  private normalize(model: EntityModel, raw: Row): Row {
     const doc: Row = { ...raw };
     for (const fk of model.foreignKeys) {
       const value = doc[fk.field];
       if (value === null || value === undefined) continue;
-      const id = foreignId(value);
+      const id = foreignId(value)?.toLowerCase();
       if (!isUuid(id)) throw fieldViolation(`${model.name}.${fk.field}`, "expected a valid UUID");
-      doc[fk.field] = { id: id.toLowerCase() };
+      doc[fk.field] = { id: this.remapped.get(fk.reference)?.get(id) ?? id };
     }
-    const key = model.endpointKey;
-    doc.id ??= (key && idByKey.get(doc[key])) || crypto.randomUUID();
+    doc.id ??= crypto.randomUUID();
     if (!isUuid(doc.id)) throw fieldViolation(`${model.name}.id`, "expected a valid UUID");
     doc.id = doc.id.toLowerCase();
     return doc;

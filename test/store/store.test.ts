@@ -450,6 +450,25 @@ for (const backend of BACKENDS) {
         expect((await store.get("routes", table.routes[0]!.id))?.service).toEqual({ id: svcId });
       });
 
+      test("rows the parser gave random ids match stored rows by unique value, children included", async () => {
+        const customId = unique("cid");
+        const key = unique("key");
+        const table = () => {
+          const consumer = crypto.randomUUID();
+          return {
+            _format_version: "3.0",
+            consumers: [{ id: consumer, custom_id: customId }],
+            keyauth_credentials: [{ id: crypto.randomUUID(), key, consumer: { id: consumer } }],
+          };
+        };
+        const first = await store.importAll(table());
+        expect(first.inserted).toBe(2);
+        const stored = await store.list("keyauth_credentials", { size: 1000 });
+        const second = await store.importAll(table());
+        expect(second).toMatchObject({ inserted: 0, updated: 0, unchanged: 2 });
+        expect(await store.list("keyauth_credentials", { size: 1000 })).toEqual(stored);
+      });
+
       test("a changed row is updated in place; replace deletes what the table no longer has", async () => {
         const svcId = crypto.randomUUID();
         const name = unique("repl");
