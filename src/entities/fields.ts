@@ -48,7 +48,13 @@ export const msg = {
 
 /** A type error that says "required field missing" for absent values, as Kong does, and `text` otherwise. */
 export function typeError(text: string) {
-  return (iss: { input?: unknown }) => (iss.input === undefined || iss.input === null ? msg.required : text);
+  return (iss: z.core.$ZodRawIssue): string | undefined => {
+    // A map's bad key: the key schema's own message is the useful one.
+    if (iss.code === "invalid_key") return iss.issues[0]?.message;
+    if (iss.code !== "invalid_type" && iss.code !== "invalid_value" && iss.code !== "invalid_union")
+      return undefined;
+    return iss.input === undefined || iss.input === null ? msg.required : text;
+  };
 }
 
 export const str = () => z.string({ error: typeError("expected a string") });
