@@ -30,6 +30,8 @@ export class UpstreamSide {
   closed = false;
   /** Requests seen on this connection (to tell reuse from new connections). */
   served = 0;
+  /** After a 101 the connection echoes whatever it receives. */
+  upgraded = false;
 
   constructor(readonly socket: Socket<UpstreamSide>) {}
 
@@ -200,6 +202,10 @@ export function rawUpstream(opts: RawUpstreamOptions): RawUpstream {
         conns.set(side, { side, buf: Buffer.alloc(0), req: null, left: 0, hasher: null, parts: [] });
       },
       data(socket, data) {
+        if (socket.data.upgraded) {
+          socket.data.write(data);
+          return;
+        }
         const c = conns.get(socket.data) as ConnState;
         c.buf = c.buf.length === 0 ? data : Buffer.concat([c.buf, data]);
         while (step(c)) {}
