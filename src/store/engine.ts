@@ -25,7 +25,7 @@ const log = logger("store");
 /** SQLite has no NOTIFY: another process' writes (a `db_import` next to a running node) are noticed by polling. */
 const POLL_INTERVAL_MS = 1000;
 
-export const FORMAT_VERSION = "3.0";
+const FORMAT_VERSION = "3.0";
 
 function summarize(version: number, changes: Change[]): ChangeMessage {
   if (changes.some((c) => c.op === "import")) return { v: version, op: "import" };

@@ -4,7 +4,7 @@ import { databaseError, foreignKeyViolation, primaryKeyViolation, uniqueViolatio
 import { columnsOf, foreignId, quote } from "./columns";
 import type { Conn, Driver } from "./driver";
 import type { EntityModel, ModelSet } from "./model";
-import { fieldViolation, isUuid, rowValues, timestamp, touch, uniqueKey } from "./session";
+import { fieldViolation, isRecord, isUuid, rowValues, timestamp, touch, uniqueKey } from "./session";
 import type { ConfigTable, Row } from "./store";
 
 /** Rows per statement: one JSON parameter each, well under either database's limits. */
@@ -24,8 +24,6 @@ interface Plan {
   deletes: string[];
   unchanged: number;
 }
-
-const isRecord = (v: unknown): v is Row => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** JSON with sorted keys, so equal rows compare equal whatever order their fields were written in. */
 function canonical(value: unknown): string {

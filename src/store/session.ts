@@ -46,7 +46,7 @@ export function touch(model: EntityModel, doc: Row, updatedAt: unknown): Row {
   return doc;
 }
 
-const isRecord = (v: unknown): v is Row => typeof v === "object" && v !== null && !Array.isArray(v);
+export const isRecord = (v: unknown): v is Row => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** PATCH merge: nested records merge, everything else (arrays, scalars, null) replaces. */
 export function mergeRecords(existing: Row, patch: Row): Row {
@@ -233,7 +233,7 @@ export class Session implements StoreOps {
   }
 
   /** Maps what the database refused to the Kong error naming the offending field and value. */
-  constraintError(model: EntityModel, doc: Row, error: unknown): unknown {
+  private constraintError(model: EntityModel, doc: Row, error: unknown): unknown {
     const failure = this.driver.classify(error);
     if (!failure) return error;
     if (failure.kind === "foreign_key") {
