@@ -211,6 +211,7 @@ function validatePluginParts(
     return { fields: fields as FieldErrors };
   }
   const allowed = entry.protocols;
+  if (input.protocols === undefined && allowed) entity.protocols = pluginDefaultProtocols(allowed);
   if (allowed && Array.isArray(entity.protocols)) {
     const errs = (entity.protocols as string[]).map((p) => (allowed.includes(p) ? null : msg.oneOf(allowed)));
     if (errs.some((e) => e !== null)) fields.protocols = errs;
@@ -225,7 +226,6 @@ function validatePluginParts(
   const parsed = entry.schema.safeParse(entity.config ?? {}, { error: kongMessage });
   if (!parsed.success) fields.config = issuesToFields(parsed.error.issues);
   const config = parsed.success ? withNulls(entry.schema, parsed.data) : undefined;
-  if (input.protocols === undefined && allowed) entity.protocols = pluginDefaultProtocols(allowed);
   return { fields: fields as FieldErrors, config };
 }
 
