@@ -21,10 +21,27 @@ const RAW_BODY = "gw.raw_body";
  * stream, so the bytes become the body sent upstream unless a plugin already replaced it.
  */
 export async function rawBody(ctx: RequestContext): Promise<Uint8Array> {
+  return (await rawBodyUpTo(ctx, Number.POSITIVE_INFINITY))!;
+}
+
+/** Like `rawBody`, but stops reading and answers null once the body grows past `max` bytes. */
+export async function rawBodyUpTo(ctx: RequestContext, max: number): Promise<Uint8Array | null> {
   const cached = ctx.shared[RAW_BODY] as Uint8Array | undefined;
-  if (cached) return cached;
-  const bytes =
-    ctx.req.body && !ctx.req.bodyUsed ? new Uint8Array(await ctx.req.arrayBuffer()) : new Uint8Array(0);
+  if (cached) return cached.length > max ? null : cached;
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  if (ctx.req.body && !ctx.req.bodyUsed) {
+    const reader = ctx.req.body.getReader();
+    for (let r = await reader.read(); !r.done; r = await reader.read()) {
+      size += r.value.length;
+      if (size > max) {
+        await reader.cancel();
+        return null;
+      }
+      chunks.push(r.value);
+    }
+  }
+  const bytes = chunks.length === 1 ? chunks[0]! : new Uint8Array(Buffer.concat(chunks));
   ctx.shared[RAW_BODY] = bytes;
   ctx.upstreamBody ??= bytes;
   return bytes;
