@@ -1,10 +1,14 @@
 /** Store test helpers: the entity models and the two backends every store test runs against. */
+
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SQL } from "bun";
 import type { StoreSettings } from "../../src/store/connect";
 import { entityModels } from "../../src/store/registry";
+
+/** Store tests create PostgreSQL databases and walk real transactions; on a busy machine that exceeds 5 s. */
+export const DATABASE_TEST_TIMEOUT = 60_000;
 
 /** The real entity registry: the suite checks the constraints users will meet. */
 export const MODELS = entityModels();

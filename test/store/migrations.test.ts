@@ -1,8 +1,10 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { openDriver, type StoreSettings } from "../../src/store/connect";
 import { openStore } from "../../src/store/index";
 import { MIGRATIONS, migrationsCommand, NEEDS_BOOTSTRAP, schemaState, up } from "../../src/store/migrations";
-import { BACKENDS, MODELS } from "./fixtures";
+import { BACKENDS, DATABASE_TEST_TIMEOUT, MODELS } from "./fixtures";
+
+setDefaultTimeout(DATABASE_TEST_TIMEOUT);
 
 for (const backend of BACKENDS) {
   describe(`migrations on ${backend.name}`, () => {

@@ -1,9 +1,11 @@
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { SQL } from "bun";
 import { openStore } from "../../src/store/index";
 import { migrationsCommand } from "../../src/store/migrations";
 import type { ChangeEvent, Store } from "../../src/store/store";
-import { BACKENDS, until } from "./fixtures";
+import { BACKENDS, DATABASE_TEST_TIMEOUT, until } from "./fixtures";
+
+setDefaultTimeout(DATABASE_TEST_TIMEOUT);
 
 let a: Store;
 let b: Store;

@@ -1,11 +1,13 @@
-import { afterAll, expect, test } from "bun:test";
+import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openStore } from "../../src/store/index";
 import { migrationsCommand } from "../../src/store/migrations";
 import type { ChangeEvent } from "../../src/store/store";
-import { until } from "./fixtures";
+import { DATABASE_TEST_TIMEOUT, until } from "./fixtures";
+
+setDefaultTimeout(DATABASE_TEST_TIMEOUT);
 
 const root = mkdtempSync(join(tmpdir(), "gw-sqlite-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

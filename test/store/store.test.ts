@@ -1,10 +1,12 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { EntityError } from "../../src/entities/errors";
 import { configHash } from "../../src/entities/hash";
 import { openStore } from "../../src/store/index";
 import { migrationsCommand } from "../../src/store/migrations";
 import type { ChangeEvent, Row, Store } from "../../src/store/store";
-import { BACKENDS, MODELS, until } from "./fixtures";
+import { BACKENDS, DATABASE_TEST_TIMEOUT, MODELS, until } from "./fixtures";
+
+setDefaultTimeout(DATABASE_TEST_TIMEOUT);
 
 /** The error a store call rejected with, as the Admin API would serialize it. */
 async function failure(
