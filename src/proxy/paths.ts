@@ -117,29 +117,25 @@ export function sanitizePostfix(postfix: string): string {
   return postfix;
 }
 
-export interface UpstreamPathInput {
-  /** The service's path, `null` meaning `/`. */
-  servicePath: string | null | undefined;
-  /** The normalized request path. */
-  requestPath: string;
-  /** The matched part of the path (whole regex match for `~` paths); `null` when the route has no paths. */
-  matchedPrefix: string | null;
-  stripPath: boolean;
-  pathHandling: "v0" | "v1";
-}
-
 /**
- * The path Kong sends upstream (before escaping), per the `strip_path` × `path_handling` tables: the service
- * path joined with the request path, minus the matched prefix when `strip_path` is set.
+ * The path Kong sends upstream (before escaping), per the `strip_path` × `path_handling` tables: the service path
+ * (`null` meaning `/`) joined with the normalized request path, minus the matched prefix when `stripPath` is set.
+ * `matchedPrefix` is the part of the path the route matched (the whole match for `~` paths), `null` when the
+ * route has no paths.
  */
-export function computeUpstreamPath(input: UpstreamPathInput): string {
-  const base = input.servicePath || "/";
-  const req = input.requestPath;
-  const prefix = input.stripPath && input.matchedPrefix ? input.matchedPrefix : "/";
-  const postfix = sanitizePostfix(req.slice(prefix.length));
-  return input.pathHandling === "v1"
-    ? upstreamV1(base, req, postfix, input.stripPath)
-    : upstreamV0(base, req, postfix, input.stripPath);
+export function computeUpstreamPath(
+  servicePath: string | null | undefined,
+  requestPath: string,
+  matchedPrefix: string | null,
+  stripPath: boolean,
+  pathHandling: "v0" | "v1",
+): string {
+  const base = servicePath || "/";
+  const prefix = stripPath && matchedPrefix ? matchedPrefix : "/";
+  const postfix = sanitizePostfix(requestPath.slice(prefix.length));
+  return pathHandling === "v1"
+    ? upstreamV1(base, requestPath, postfix, stripPath)
+    : upstreamV0(base, requestPath, postfix, stripPath);
 }
 
 function upstreamV0(base: string, req: string, postfix: string, strip: boolean): string {

@@ -75,6 +75,7 @@ const METHOD_BITS = new Map(
 /** Kong derives ids of split routes as UUIDv5 of `<route id>#<group>` in this namespace; ties between them follow those ids. */
 const SPLIT_NAMESPACE = "7f145bf9-0dce-4f91-98eb-debbce4b9f6b";
 const MAX_HEADER_COUNT = 255;
+const NO_PATHS: never[] = [];
 const NO_CAPTURES: RouteCaptures = Object.freeze({ unnamed: [], named: {} }) as RouteCaptures;
 
 type PatternKind = "exact" | "suffix" | "prefix";
@@ -127,34 +128,109 @@ interface Entry<R> {
   regex: RegExp | null;
 }
 
-/** A radix-tree node over paths; entries sit at the node spelling their plain path or their regex's literal prefix. */
-interface PathNode<R> {
+/**
+ * A radix tree node. Path trees hold entries at the node spelling their plain path or their regex's literal
+ * prefix; host trees hold buckets for `example.*` prefixes and, keyed backwards, `*.example.com` suffixes.
+ * Compressed edges keep 100k routes to a small heap: a larger heap slows every allocation the proxy makes.
+ */
+interface RadixNode<T> {
+  /** The edge into this node, stored in walk order (reversed for backward trees). */
   label: string;
-  children: Map<number, PathNode<R>> | null;
-  entries: Entry<R>[];
+  /** The first character of each child's label, in the order of `children` (smaller than a Map per node). */
+  firsts: string;
+  children: RadixNode<T>[];
+  value: T | null;
 }
 
 interface Bucket<R> {
-  noPath: Entry<R>[];
-  paths: PathNode<R>;
+  noPath: Entry<R>[] | null;
+  paths: RadixNode<Entry<R>[]> | null;
 }
 
-/** A character trie over host names, walked forwards for `example.*` patterns and backwards for `*.example.com`. */
-interface HostNode<R> {
-  children: Map<number, HostNode<R>>;
-  bucket: Bucket<R> | null;
+const NO_CHILDREN: never[] = [];
+const newNode = <T>(label: string): RadixNode<T> => ({
+  label,
+  firsts: "",
+  children: NO_CHILDREN,
+  value: null,
+});
+const newBucket = <R>(): Bucket<R> => ({ noPath: null, paths: null });
+
+/** The character `pos` steps into `text`, from the end when walking backwards. */
+const charAt = (text: string, pos: number, backwards: boolean) =>
+  text[backwards ? text.length - 1 - pos : pos]!;
+
+function addChild<T>(node: RadixNode<T>, child: RadixNode<T>): void {
+  node.firsts += child.label[0];
+  if (node.children === NO_CHILDREN) node.children = [child];
+  else node.children.push(child);
 }
 
-const newPathNode = <R>(label: string): PathNode<R> => ({ label, children: null, entries: [] });
-const newBucket = <R>(): Bucket<R> => ({ noPath: [], paths: newPathNode("") });
-const newHostNode = <R>(): HostNode<R> => ({ children: new Map(), bucket: null });
+/** The node for `key` (walked from the end when `backwards`), created on demand. */
+function radixNode<T>(root: RadixNode<T>, key: string, backwards: boolean): RadixNode<T> {
+  const walkKey = backwards ? [...key].reverse().join("") : key;
+  let node = root;
+  let i = 0;
+  while (i < walkKey.length) {
+    const at = node.firsts.indexOf(walkKey[i]!);
+    if (at < 0) {
+      const leaf = newNode<T>(walkKey.slice(i));
+      addChild(node, leaf);
+      return leaf;
+    }
+    let child = node.children[at]!;
+    let common = 0;
+    while (common < child.label.length && child.label[common] === walkKey[i + common]) common++;
+    if (common < child.label.length) {
+      const mid = newNode<T>(child.label.slice(0, common));
+      child.label = child.label.slice(common);
+      addChild(mid, child);
+      node.children[at] = mid;
+      child = mid;
+    }
+    node = child;
+    i += common;
+  }
+  return node;
+}
 
-/** `host[:port]` → host and port, as Kong splits both route hosts and the Host header (a non-numeric tail stays in the host). */
+/** The child of `node` whose whole edge label `text` spells from `pos`, if any. */
+function nextNode<T>(
+  node: RadixNode<T>,
+  text: string,
+  pos: number,
+  backwards: boolean,
+): RadixNode<T> | undefined {
+  if (pos >= text.length) return undefined;
+  const at = node.firsts.indexOf(charAt(text, pos, backwards));
+  if (at < 0) return undefined;
+  const child = node.children[at]!;
+  const label = child.label;
+  if (!backwards) return text.startsWith(label, pos) ? child : undefined;
+  if (pos + label.length > text.length) return undefined;
+  for (let j = 1; j < label.length; j++) {
+    if (label[j] !== charAt(text, pos + j, true)) return undefined;
+  }
+  return child;
+}
+
+/** The decimal number `text` ends with from `from`, or -1 when it is not all digits (Kong then keeps the whole as a host). */
+function parsePort(text: string, from: number): number {
+  if (from >= text.length) return -1;
+  let port = 0;
+  for (let i = from; i < text.length; i++) {
+    const d = text.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    port = port * 10 + d;
+  }
+  return port;
+}
+
+/** `host[:port]` → host and port (0 for none), as Kong splits route hosts and the Host header. */
 function splitHostPort(value: string): [string, number] {
   const colon = value.indexOf(":");
-  if (colon < 0) return [value, 0];
-  const port = value.slice(colon + 1);
-  return /^\d+$/.test(port) ? [value.slice(0, colon), Number(port)] : [value, 0];
+  const port = colon < 0 ? -1 : parsePort(value, colon + 1);
+  return port < 0 ? [value, 0] : [value.slice(0, colon), port];
 }
 
 /**
@@ -366,49 +442,6 @@ function buildMatchers<R extends RouterRoute>(
   }));
 }
 
-function insertPath<R>(root: PathNode<R>, key: string, entry: Entry<R>): void {
-  let node = root;
-  let i = 0;
-  while (i < key.length) {
-    const code = key.charCodeAt(i);
-    node.children ??= new Map();
-    let child = node.children.get(code);
-    if (!child) {
-      child = newPathNode<R>(key.slice(i));
-      node.children.set(code, child);
-      node = child;
-      break;
-    }
-    let common = 0;
-    while (common < child.label.length && child.label[common] === key[i + common]) common++;
-    if (common < child.label.length) {
-      const mid = newPathNode<R>(child.label.slice(0, common));
-      child.label = child.label.slice(common);
-      mid.children = new Map([[child.label.charCodeAt(0), child]]);
-      node.children.set(code, mid);
-      child = mid;
-    }
-    node = child;
-    i += common;
-  }
-  node.entries.push(entry);
-}
-
-function hostBucket<R>(root: HostNode<R>, key: string, backwards: boolean): Bucket<R> {
-  let node = root;
-  for (let k = 0; k < key.length; k++) {
-    const code = key.charCodeAt(backwards ? key.length - 1 - k : k);
-    let next = node.children.get(code);
-    if (!next) {
-      next = newHostNode<R>();
-      node.children.set(code, next);
-    }
-    node = next;
-  }
-  node.bucket ??= newBucket<R>();
-  return node.bucket;
-}
-
 function captureGroups(m: RegExpExecArray): RouteCaptures {
   if (m.length === 1) return NO_CAPTURES;
   const named: Record<string, string> = {};
@@ -419,8 +452,8 @@ function captureGroups(m: RegExpExecArray): RouteCaptures {
 class IndexedRouter<R extends RouterRoute> implements Router<R> {
   readonly size: number;
   private readonly exact = new Map<string, Bucket<R>>();
-  private readonly suffixes = newHostNode<R>();
-  private readonly prefixes = newHostNode<R>();
+  private readonly suffixes = newNode<Bucket<R>>("");
+  private readonly prefixes = newNode<Bucket<R>>("");
   private readonly anyHost = newBucket<R>();
   // Per-match scratch state: matching is synchronous, so one router never has two matches in flight.
   private req!: RouterRequest;
@@ -435,6 +468,7 @@ class IndexedRouter<R extends RouterRoute> implements Router<R> {
     for (const m of matchers) this.file(m);
   }
 
+  /** Files one entry per host × path alternative; matchers come in rank order, so every list stays sorted. */
   private file(m: Matcher<R>): void {
     const hosts: (HostPattern | null)[] = m.hosts ?? [null];
     const plain = m.plainPaths?.map((p) => ({ key: p, regex: null })) ?? [];
@@ -442,15 +476,31 @@ class IndexedRouter<R extends RouterRoute> implements Router<R> {
     const paths = m.plainPaths || m.regexPaths ? [...plain, ...regexes] : null;
     for (const h of hosts) {
       const bucket = this.bucketFor(h);
-      if (!paths) bucket.noPath.push({ m, port: h?.port ?? 0, regex: null });
-      for (const p of paths ?? []) insertPath(bucket.paths, p.key, { m, port: h?.port ?? 0, regex: p.regex });
+      const port = h?.port ?? 0;
+      if (!paths) {
+        bucket.noPath ??= [];
+        bucket.noPath.push({ m, port, regex: null });
+      }
+      for (const p of paths ?? []) {
+        bucket.paths ??= newNode("");
+        const node = radixNode(bucket.paths, p.key, false);
+        node.value ??= [];
+        node.value.push({ m, port, regex: p.regex });
+      }
     }
   }
 
   private bucketFor(h: HostPattern | null): Bucket<R> {
     if (!h) return this.anyHost;
-    if (h.kind === "suffix") return hostBucket(this.suffixes, h.value, true);
-    if (h.kind === "prefix") return hostBucket(this.prefixes, h.value, false);
+    if (h.kind !== "exact") {
+      const node = radixNode(
+        h.kind === "suffix" ? this.suffixes : this.prefixes,
+        h.value,
+        h.kind === "suffix",
+      );
+      node.value ??= newBucket<R>();
+      return node.value;
+    }
     let bucket = this.exact.get(h.value);
     if (!bucket) {
       bucket = newBucket<R>();
@@ -467,15 +517,12 @@ class IndexedRouter<R extends RouterRoute> implements Router<R> {
     this.methodBit = METHOD_BITS.get(req.method) ?? 0;
     this.bestRank = Number.POSITIVE_INFINITY;
     this.best = null;
-    const [rawHost, hostPort] = splitHostPort(req.host);
-    const host = rawHost.toLowerCase();
-    // As Kong's `net.dst.port`: the Host header's port when it names one, else the listener's.
-    this.port = hostPort || req.port;
+    const host = this.splitHost(req);
     if (host) {
       const exact = this.exact.get(host);
       if (exact) this.scanBucket(exact);
-      this.scanHostTrie(this.suffixes, host, true);
-      this.scanHostTrie(this.prefixes, host, false);
+      this.scanHostTree(this.suffixes, host, true);
+      this.scanHostTree(this.prefixes, host, false);
     }
     this.scanBucket(this.anyHost);
     const best = this.best;
@@ -483,27 +530,37 @@ class IndexedRouter<R extends RouterRoute> implements Router<R> {
     return best ? describe(best, path, req) : null;
   }
 
-  private scanHostTrie(root: HostNode<R>, host: string, backwards: boolean): void {
-    let node: HostNode<R> | undefined = root;
-    for (let k = 0; node; k++) {
-      if (node.bucket) this.scanBucket(node.bucket);
-      if (k === host.length) return;
-      node = node.children.get(host.charCodeAt(backwards ? host.length - 1 - k : k));
+  /** The lowercased Host name, setting `port` as Kong's `net.dst.port`: Host's port if it names one, else the listener's. */
+  private splitHost(req: RouterRequest): string {
+    const raw = req.host;
+    const colon = raw.indexOf(":");
+    this.port = req.port;
+    if (colon < 0) return raw.toLowerCase();
+    const port = parsePort(raw, colon + 1);
+    if (port < 0) return raw.toLowerCase();
+    this.port = port || req.port;
+    return raw.slice(0, colon).toLowerCase();
+  }
+
+  private scanHostTree(root: RadixNode<Bucket<R>>, host: string, backwards: boolean): void {
+    let node: RadixNode<Bucket<R>> | undefined = root;
+    let pos = 0;
+    while (node) {
+      if (node.value) this.scanBucket(node.value);
+      pos += node.label.length;
+      node = nextNode(node, host, pos, backwards);
     }
   }
 
   private scanBucket(bucket: Bucket<R>): void {
-    this.scan(bucket.noPath);
+    if (bucket.noPath) this.scan(bucket.noPath);
     const path = this.path;
-    let node: PathNode<R> | undefined = bucket.paths;
+    let node: RadixNode<Entry<R>[]> | undefined = bucket.paths ?? undefined;
     let pos = 0;
     while (node) {
-      if (node.entries.length) this.scan(node.entries);
-      if (pos >= path.length || !node.children) return;
-      const child: PathNode<R> | undefined = node.children.get(path.charCodeAt(pos));
-      if (!child || !path.startsWith(child.label, pos)) return;
-      pos += child.label.length;
-      node = child;
+      if (node.value) this.scan(node.value);
+      pos += node.label.length;
+      node = nextNode(node, path, pos, false);
     }
   }
 
@@ -558,8 +615,13 @@ function sniAccepts(patterns: HostPattern[], sni: string | null | undefined): bo
 function describe<R extends RouterRoute>(m: Matcher<R>, path: string, req: RouterRequest): RouteMatch<R> {
   let matched: string | null = null;
   let captures = NO_CAPTURES;
-  if (m.plainPaths) matched = m.plainPaths.find((p) => path.startsWith(p)) ?? null;
-  for (const re of m.regexPaths ?? []) {
+  for (const p of m.plainPaths ?? NO_PATHS) {
+    if (path.startsWith(p)) {
+      matched = p;
+      break;
+    }
+  }
+  for (const re of m.regexPaths ?? NO_PATHS) {
     const found = re.exec(path);
     if (found) {
       matched = found[0];
@@ -567,13 +629,7 @@ function describe<R extends RouterRoute>(m: Matcher<R>, path: string, req: Route
       break;
     }
   }
-  const upstream = computeUpstreamPath({
-    servicePath: m.servicePath,
-    requestPath: path,
-    matchedPrefix: matched,
-    stripPath: m.stripPath,
-    pathHandling: m.pathHandling,
-  });
+  const upstream = computeUpstreamPath(m.servicePath, path, matched, m.stripPath, m.pathHandling);
   return {
     route: m.route,
     path,

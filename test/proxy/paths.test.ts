@@ -106,15 +106,7 @@ describe("computeUpstreamPath: Kong's path_handling table (service path /s)", ()
     ["/tv1/", "/tv1/", true, "v1", "/s"],
   ];
   test.each(rows)("route %p, request %p, strip_path %p, %p → %p", (route, req, strip, handling, out) => {
-    expect(
-      computeUpstreamPath({
-        servicePath: "/s",
-        requestPath: req,
-        matchedPrefix: route,
-        stripPath: strip,
-        pathHandling: handling,
-      }),
-    ).toBe(out);
+    expect(computeUpstreamPath("/s", req, route, strip, handling)).toBe(out);
   });
 });
 
@@ -124,7 +116,7 @@ describe("computeUpstreamPath v0: every cell of the strip_path tables", () => {
     requestPath: string,
     matchedPrefix: string | null,
     stripPath: boolean,
-  ) => computeUpstreamPath({ servicePath, requestPath, matchedPrefix, stripPath, pathHandling: "v0" });
+  ) => computeUpstreamPath(servicePath, requestPath, matchedPrefix, stripPath, "v0");
 
   test("service path ending in /, strip_path, nothing left after the prefix", () => {
     expect(v0("/", "/foo", "/foo", true)).toBe("/");

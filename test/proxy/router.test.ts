@@ -267,6 +267,14 @@ describe("priority (traditional_compatible)", () => {
     expect(winner(routes, { path: "/my-route/hello", headers })).toBe(id(2));
   });
 
+  test("as in Kong, an empty hosts array still counts as 'plain hosts only'", () => {
+    const routes = [
+      { id: id(2), hosts: null, paths: ["/a"] },
+      { id: id(1), hosts: [], paths: ["/a"] },
+    ];
+    expect(winner(routes, { path: "/a" })).toBe(id(1));
+  });
+
   test("a regex path beats any prefix path at equal weight, however long", () => {
     const routes = [
       { id: id(1), paths: ["/a/very/long/prefix/path"] },
