@@ -223,10 +223,35 @@ function validatePluginParts(
   ] as const) {
     if (entry[flag] && entity[field] !== null && entity[field] !== undefined) fields[field] = msg.mustBeNull;
   }
-  const parsed = entry.schema.safeParse(entity.config ?? {}, { error: kongMessage });
+  const parsed = entry.schema.safeParse(dropOptionalNulls(entry.schema, entity.config ?? {}), {
+    error: kongMessage,
+  });
   if (!parsed.success) fields.config = issuesToFields(parsed.error.issues);
   const config = parsed.success ? withNulls(entry.schema, parsed.data) : undefined;
   return { fields: fields as FieldErrors, config };
+}
+
+/**
+ * Kong accepts `null` for any field that is not required, and entities (and exports) list unset fields as
+ * `null`; plugin schemas written with `.optional()` only take `undefined`, so those nulls are dropped first.
+ */
+function dropOptionalNulls(schema: z.ZodType, value: unknown): unknown {
+  const leaf = asObject(schema);
+  if (!leaf || !isPlainObject(value)) return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    const field = leaf.shape[k] as z.ZodType | undefined;
+    if (v === null && field && !acceptsNull(field) && !isRequired(field)) continue;
+    out[k] = field ? dropOptionalNulls(field, v) : v;
+  }
+  return out;
+}
+
+function acceptsNull(schema: z.ZodType): boolean {
+  for (let cur: z.ZodType | undefined = schema; cur; cur = innerOf(cur)) {
+    if (cur._zod.def.type === "nullable") return true;
+  }
+  return false;
 }
 
 function randomKey(): string {
