@@ -3,7 +3,7 @@ import { z } from "zod";
 import { LOG_LEVELS } from "../log/logger";
 import { parseStorageUrl } from "../resilience/storage/url";
 import { parseBoolean, parseList } from "./kong-conf";
-import { LISTEN_USAGE, parseHostPort, parseListen } from "./listen";
+import { parseHostPort, parseListen } from "./listen";
 
 export interface SettingMeta {
   /** One imperative sentence telling the user what to write instead of a bad value. */
@@ -119,7 +119,7 @@ const listen = (description: string, fallback: string) =>
       })
       .prefault(fallback as never),
     description,
-    `write entries like '0.0.0.0:8000 reuseport backlog=16384', comma-separated, or 'off' (form: ${LISTEN_USAGE})`,
+    "write entries like '0.0.0.0:8000 reuseport backlog=16384', comma-separated, or off",
   );
 
 const hostPort = (description: string, fallback: string) =>
