@@ -48,9 +48,12 @@ export async function rawBodyUpTo(ctx: RequestContext, max: number): Promise<Uin
 }
 
 /** Replaces the body sent upstream and its Content-Length, as Kong's `set_raw_body` does. */
-export function setUpstreamBody(ctx: RequestContext, body: string): void {
+export function setUpstreamBody(ctx: RequestContext, body: string | Uint8Array): void {
   ctx.upstreamBody = body;
-  ctx.upstreamHeaders.set("content-length", String(Buffer.byteLength(body)));
+  ctx.upstreamHeaders.set(
+    "content-length",
+    String(typeof body === "string" ? Buffer.byteLength(body) : body.length),
+  );
 }
 
 export type BodyKind = "json" | "form" | "multipart";
