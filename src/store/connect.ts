@@ -24,6 +24,23 @@ export function describeDatabase(settings: StoreSettings): string {
   return `PostgreSQL database '${settings.pg_database ?? "kong"}' at ${settings.pg_host ?? "127.0.0.1"}:${settings.pg_port ?? 5432} (user '${settings.pg_user ?? "kong"}')`;
 }
 
+/** Errors the driver raises before any query ran: the database is unreachable or refuses us. */
+function isConnectionError(error: unknown): boolean {
+  const e = error as { code?: string; errno?: string };
+  return (
+    /^ERR_POSTGRES_(CONNECTION|AUTH|TLS|SASL|IDLE)/.test(e?.code ?? "") ||
+    ["28P01", "28000", "3D000"].includes(e?.errno ?? "")
+  );
+}
+
+/** Says which database gw tried to reach when it could not, so the pg_* setting to fix is obvious. */
+export function explainConnectionError(settings: StoreSettings, error: unknown): unknown {
+  if (!isConnectionError(error)) return error;
+  return new Error(`could not connect to the ${describeDatabase(settings)}: ${(error as Error).message}`, {
+    cause: error,
+  });
+}
+
 export function openDriver(settings: StoreSettings): Driver {
   switch (settings.database) {
     case "sqlite":

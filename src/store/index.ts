@@ -1,5 +1,5 @@
 /** Opens the configured store (`database = sqlite | postgres`) after checking its schema is current. */
-import { describeDatabase, openDriver, type StoreSettings } from "./connect";
+import { explainConnectionError, openDriver, type StoreSettings } from "./connect";
 import { SqlStore } from "./engine";
 import {
   assertMigrationsCover,
@@ -15,15 +15,6 @@ import type { Store } from "./store";
 
 export type { StoreSettings } from "./connect";
 export type * from "./store";
-
-/** Errors the driver raises before any query ran: the database is unreachable or refuses us. */
-function isConnectionError(error: unknown): boolean {
-  const e = error as { code?: string; errno?: string };
-  return (
-    /^ERR_POSTGRES_(CONNECTION|AUTH|TLS|SASL|IDLE)/.test(e?.code ?? "") ||
-    ["28P01", "28000", "3D000"].includes(e?.errno ?? "")
-  );
-}
 
 /**
  * SQLite is the embedded store that needs nothing installed: it bootstraps and migrates itself on open, since only
@@ -45,7 +36,6 @@ export async function openStore(settings: StoreSettings, models: ModelSet = enti
     return await SqlStore.open(driver, models);
   } catch (error) {
     await driver.close().catch(() => {});
-    if (!isConnectionError(error)) throw error;
-    throw new Error(`could not connect to the ${describeDatabase(settings)}: ${(error as Error).message}`);
+    throw explainConnectionError(settings, error);
   }
 }

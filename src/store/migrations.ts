@@ -1,6 +1,6 @@
 /** Versioned schema migrations for both databases and Kong's `migrations bootstrap | up | list | reset` verbs. */
 import { createTableStatements, quote } from "./columns";
-import { describeDatabase, openDriver, type StoreSettings } from "./connect";
+import { describeDatabase, explainConnectionError, openDriver, type StoreSettings } from "./connect";
 import type { Conn, Dialect, Driver } from "./driver";
 import type { ModelSet } from "./model";
 import { entityModels } from "./registry";
@@ -209,7 +209,7 @@ export async function migrationsCommand(
       describeDatabase(settings),
     );
   } catch (error) {
-    return { code: 1, output: `Error: ${(error as Error).message}` };
+    return { code: 1, output: `Error: ${(explainConnectionError(settings, error) as Error).message}` };
   } finally {
     await driver?.close();
   }

@@ -107,6 +107,21 @@ describe("opening a store", () => {
     );
   });
 
+  test("a missing PostgreSQL database is named in the migrations error", async () => {
+    const settings = {
+      database: "postgres",
+      prefix: "/tmp",
+      pg_user: "postgres",
+      pg_database: "gw_never_created",
+    };
+    const result = await migrationsCommand("bootstrap", settings);
+    expect(result.code).toBe(1);
+    expect(result.output).toStartWith(
+      "Error: could not connect to the PostgreSQL database 'gw_never_created' at 127.0.0.1:5432 (user 'postgres'): ",
+    );
+    expect(result.output).toContain("does not exist");
+  });
+
   test("an unknown database setting names the accepted values", async () => {
     await expect(openStore({ database: "mysql", prefix: "/tmp" })).rejects.toThrow(
       "database has an invalid value: 'mysql' (expected one of: sqlite, postgres",
