@@ -1,4 +1,5 @@
 /** The Store over any Driver: every write in one transaction that bumps the config version once and emits one event. */
+import { AsyncLocalStorage } from "node:async_hooks";
 import { logger } from "../log/logger";
 import { ChangeFeed, type ChangeMessage } from "./change-feed";
 import { foreignId, quote } from "./columns";
@@ -26,6 +27,9 @@ const log = logger("store");
 const POLL_INTERVAL_MS = 1000;
 
 const FORMAT_VERSION = "3.0";
+
+/** Set while a write transaction runs, to refuse a nested write that would queue behind it forever. */
+const insideWrite = new AsyncLocalStorage<boolean>();
 
 function summarize(version: number, changes: Change[]): ChangeMessage {
   if (changes.some((c) => c.op === "import")) return { v: version, op: "import" };
@@ -136,6 +140,11 @@ export class SqlStore implements Store {
   private async write<T>(
     fn: (session: Session, conn: Conn, changes: Change[]) => Promise<T>,
   ): Promise<{ result: T; version: number | null }> {
+    if (insideWrite.getStore()) {
+      throw new Error(
+        "a write inside transaction() must use its tx argument: the store itself waits for the transaction",
+      );
+    }
     let version: number | null = null;
     let message: ChangeMessage | null = null;
     try {
@@ -144,7 +153,8 @@ export class SqlStore implements Store {
           const changes: Change[] = [];
           version = null;
           message = null;
-          const result = await fn(new Session(this.models, this.driver, conn, changes), conn, changes);
+          const session = new Session(this.models, this.driver, conn, changes);
+          const result = await insideWrite.run(true, () => fn(session, conn, changes));
           if (changes.length > 0) {
             const [row] = await conn.all("UPDATE config_version SET version = version + 1 RETURNING version");
             version = Number(row!.version);

@@ -375,6 +375,16 @@ for (const backend of BACKENDS) {
         expect(await store.version()).toBe(version + 1);
       });
 
+      test("a write through the store inside its own transaction fails fast instead of waiting for itself", async () => {
+        const name = unique("nested");
+        const attempt = store.transaction(async (tx) => {
+          await tx.insert("services", { name, host: "h" });
+          await store.insert("services", { name: unique("outer"), host: "h" });
+        });
+        await expect(attempt).rejects.toThrow("a write inside transaction() must use its tx argument");
+        expect(await store.get("services", name)).toBeNull();
+      });
+
       test("every commit fires exactly one event carrying the new version; reads and failures fire none", async () => {
         const events: ChangeEvent[] = [];
         const unsubscribe = store.onChange((e) => events.push(e));
