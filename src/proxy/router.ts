@@ -76,6 +76,7 @@ const METHOD_BITS = new Map(
 const SPLIT_NAMESPACE = "7f145bf9-0dce-4f91-98eb-debbce4b9f6b";
 const MAX_HEADER_COUNT = 255;
 const NO_PATHS: never[] = [];
+const NO_ENTRIES: never[] = [];
 const NO_CAPTURES: RouteCaptures = Object.freeze({ unnamed: [], named: {} }) as RouteCaptures;
 
 type PatternKind = "exact" | "suffix" | "prefix";
@@ -142,10 +143,23 @@ interface RadixNode<T> {
   value: T | null;
 }
 
-interface Bucket<R> {
-  noPath: Entry<R>[] | null;
-  paths: RadixNode<Entry<R>[]> | null;
+/**
+ * Entries that share a host and path position, in rank order. A long list (many routes told apart by a header,
+ * e.g. a tenant header) is split by the value of the first exact-valued header each entry requires, so a
+ * request only looks at the entries its own header value can satisfy.
+ */
+interface EntryList<R> {
+  entries: Entry<R>[];
+  byHeader: Map<string, Map<string, Entry<R>[]>> | null;
 }
+
+interface Bucket<R> {
+  noPath: EntryList<R> | null;
+  paths: RadixNode<EntryList<R>> | null;
+}
+
+/** Lists up to this long are scanned as they are: indexing them would cost more than it saves. */
+const HEADER_INDEX_FROM = 8;
 
 const NO_CHILDREN: never[] = [];
 const newNode = <T>(label: string): RadixNode<T> => ({
@@ -155,6 +169,34 @@ const newNode = <T>(label: string): RadixNode<T> => ({
   value: null,
 });
 const newBucket = <R>(): Bucket<R> => ({ noPath: null, paths: null });
+const newList = <R>(): EntryList<R> => ({ entries: [], byHeader: null });
+
+/** Moves the entries of a long list that require an exact header value into per-value lists, keeping rank order. */
+function indexByHeader<R>(list: EntryList<R>): void {
+  if (list.entries.length < HEADER_INDEX_FROM) return;
+  const rest: Entry<R>[] = [];
+  const byHeader = new Map<string, Map<string, Entry<R>[]>>();
+  for (const e of list.entries) {
+    const c = e.m.headers?.find((h) => h.regexes.length === 0 && h.values.length > 0);
+    if (!c) {
+      rest.push(e);
+      continue;
+    }
+    let byValue = byHeader.get(c.name);
+    if (!byValue) {
+      byValue = new Map();
+      byHeader.set(c.name, byValue);
+    }
+    for (const v of new Set(c.values)) {
+      const same = byValue.get(v);
+      if (same) same.push(e);
+      else byValue.set(v, [e]);
+    }
+  }
+  if (byHeader.size === 0) return;
+  list.entries = rest;
+  list.byHeader = byHeader;
+}
 
 /** The character `pos` steps into `text`, from the end when walking backwards. */
 const charAt = (text: string, pos: number, backwards: boolean) =>
@@ -465,11 +507,17 @@ class IndexedRouter<R extends RouterRoute> implements Router<R> {
 
   constructor(matchers: Matcher<R>[]) {
     this.size = matchers.length;
-    for (const m of matchers) this.file(m);
+    const lists: EntryList<R>[] = [];
+    for (const m of matchers) this.file(m, lists);
+    for (const list of lists) indexByHeader(list);
   }
 
   /** Files one entry per host × path alternative; matchers come in rank order, so every list stays sorted. */
-  private file(m: Matcher<R>): void {
+  private file(m: Matcher<R>, lists: EntryList<R>[]): void {
+    const track = (list: EntryList<R>) => {
+      lists.push(list);
+      return list;
+    };
     const hosts: (HostPattern | null)[] = m.hosts ?? [null];
     const plain = m.plainPaths?.map((p) => ({ key: p, regex: null })) ?? [];
     const regexes = m.regexPaths?.map((re) => ({ key: literalPrefix(re), regex: re })) ?? [];
@@ -478,14 +526,14 @@ class IndexedRouter<R extends RouterRoute> implements Router<R> {
       const bucket = this.bucketFor(h);
       const port = h?.port ?? 0;
       if (!paths) {
-        bucket.noPath ??= [];
-        bucket.noPath.push({ m, port, regex: null });
+        bucket.noPath ??= track(newList());
+        bucket.noPath.entries.push({ m, port, regex: null });
       }
       for (const p of paths ?? []) {
         bucket.paths ??= newNode("");
         const node = radixNode(bucket.paths, p.key, false);
-        node.value ??= [];
-        node.value.push({ m, port, regex: p.regex });
+        node.value ??= track(newList());
+        node.value.entries.push({ m, port, regex: p.regex });
       }
     }
   }
@@ -555,7 +603,7 @@ class IndexedRouter<R extends RouterRoute> implements Router<R> {
   private scanBucket(bucket: Bucket<R>): void {
     if (bucket.noPath) this.scan(bucket.noPath);
     const path = this.path;
-    let node: RadixNode<Entry<R>[]> | undefined = bucket.paths ?? undefined;
+    let node: RadixNode<EntryList<R>> | undefined = bucket.paths ?? undefined;
     let pos = 0;
     while (node) {
       if (node.value) this.scan(node.value);
@@ -564,8 +612,24 @@ class IndexedRouter<R extends RouterRoute> implements Router<R> {
     }
   }
 
+  private scan(list: EntryList<R>): void {
+    this.scanEntries(list.entries);
+    if (!list.byHeader) return;
+    const headers = this.req.headers;
+    for (const [name, byValue] of list.byHeader) {
+      const raw = headers.get(name);
+      if (raw === null) continue;
+      const value = raw.toLowerCase();
+      const same = byValue.get(value);
+      if (same) this.scanEntries(same);
+      // a repeated header arrives joined with ", "; each of its values may select entries
+      if (!value.includes(",")) continue;
+      for (const v of value.split(",")) this.scanEntries(byValue.get(v.trim()) ?? NO_ENTRIES);
+    }
+  }
+
   /** Entries are filed in rank order, so the first acceptable one is the list's best and worse ones are skipped. */
-  private scan(entries: Entry<R>[]): void {
+  private scanEntries(entries: Entry<R>[]): void {
     for (const e of entries) {
       if (e.m.rank >= this.bestRank) return;
       if (this.accepts(e)) {

@@ -150,6 +150,29 @@ describe("methods, headers, snis", () => {
     expect(winner(routes, { headers })).toBe(id(1));
   });
 
+  test("many routes on one path told apart by a header value (tenant routing)", () => {
+    const routes: RouterRoute[] = Array.from({ length: 50 }, (_, i) => ({
+      id: id(100 + i),
+      paths: ["/api"],
+      headers: { "x-tenant": [`t${i}`, `alias${i}`] },
+    }));
+    routes.push(
+      { id: id(1), paths: ["/api"] },
+      { id: id(2), paths: ["/api"], headers: { "x-tenant": ["~*^vip"] } },
+    );
+    const tenant = (...values: string[]) => {
+      const headers = new Headers();
+      for (const v of values) headers.append("x-tenant", v);
+      return { path: "/api/x", headers };
+    };
+    expect(winner(routes, tenant("T37"))).toBe(id(137));
+    expect(winner(routes, tenant("alias5"))).toBe(id(105));
+    expect(winner(routes, tenant("nobody", "t12"))).toBe(id(112));
+    expect(winner(routes, tenant("vip-1"))).toBe(id(2));
+    expect(winner(routes, tenant("nobody"))).toBe(id(1));
+    expect(winner(routes, { path: "/api" })).toBe(id(1));
+  });
+
   test("snis only apply to https requests; wildcards and a trailing dot work as for hosts", () => {
     const routes = [{ id: id(1), snis: ["*.example.com", "api.test."] }];
     expect(winner(routes, { protocol: "https", sni: "a.example.com" })).toBe(id(1));
