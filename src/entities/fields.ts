@@ -442,26 +442,32 @@ export function withChecks<T extends z.ZodObject>(
   checks: readonly EntityCheck[],
   listed: readonly EntityCheck[] = checks,
 ): T {
-  let out = schema;
-  for (const c of checks) {
-    const fields = checkFields(c);
-    out = out.superRefine(
-      (value, ctx) => {
-        const failure = runCheck(c, value as Record<string, unknown>);
-        if (!failure) return;
-        if (failure.field)
+  const plan = checks.map((c) => ({ check: c, fields: checkFields(c) }));
+  // Fields that already failed validation: checks reading them are skipped, as Kong skips them. Zod hands the
+  // issues to `when` right before running the refinement, synchronously, so they are passed along here.
+  let failed = new Set<string>();
+  const out = schema.superRefine(
+    (value, ctx) => {
+      for (const { check, fields } of plan) {
+        if (fields.some((f) => failed.has(f))) continue;
+        const failure = runCheck(check, value as Record<string, unknown>);
+        if (!failure) continue;
+        if (failure.field) {
           ctx.addIssue({ code: "custom", message: failure.field[1], path: [failure.field[0]] });
+          failed.add(failure.field[0]);
+        }
         if (failure.entity)
           ctx.addIssue({ code: "custom", message: failure.entity, path: [], params: { entity: true } });
+      }
+    },
+    {
+      when: (p) => {
+        failed = new Set();
+        for (const i of p.issues) if (i.path?.length) failed.add(String(i.path[0]));
+        return typeof p.value === "object" && p.value !== null && !Array.isArray(p.value);
       },
-      {
-        when: (p) =>
-          !p.issues.some(
-            (i) => i.path !== undefined && i.path.length > 0 && fields.includes(String(i.path[0])),
-          ),
-      },
-    ) as T;
-  }
+    },
+  ) as T;
   return meta(out, { ...KONG.get(schema), entity_checks: listed });
 }
 

@@ -1,5 +1,4 @@
 /** UUIDv5 (RFC 4122, SHA-1) and Kong's deterministic ids for declarative entities. */
-import { createHash } from "node:crypto";
 
 /** Kong's root namespace for declarative ids (`declarative_config.lua`). */
 export const DECLARATIVE_NAMESPACE = "fd02801f-0957-4a15-a55a-c8d9606f30b5";
@@ -10,6 +9,7 @@ export const SPLIT_ROUTE_NAMESPACE = "7f145bf9-0dce-4f91-98eb-debbce4b9f6b";
 /** Kong's workspace id in DB-less mode. */
 export const DEFAULT_WORKSPACE_ID = "0dc6f45b-8f8d-40d2-a504-473544ee190b";
 
+const utf8 = new TextEncoder();
 const namespaceBytes = new Map<string, Buffer>();
 
 /** The 16 bytes of a namespace uuid; memoized, since declarative parsing hashes under a handful of them. */
@@ -30,8 +30,11 @@ function format(bytes: Uint8Array): string {
 
 /** RFC 4122 version 5: SHA-1 of namespace bytes + name (UTF-8), version and variant bits set. */
 export function uuidv5(namespace: string, name: string): string {
-  const digest = createHash("sha1").update(uuidBytes(namespace)).update(name, "utf8").digest();
-  const bytes = digest.subarray(0, 16);
+  const encoded = utf8.encode(name);
+  const input = new Uint8Array(16 + encoded.length);
+  input.set(uuidBytes(namespace));
+  input.set(encoded, 16);
+  const bytes = (Bun.SHA1.hash(input) as Uint8Array).subarray(0, 16);
   bytes[6] = (bytes[6]! & 0x0f) | 0x50;
   bytes[8] = (bytes[8]! & 0x3f) | 0x80;
   return format(bytes);
