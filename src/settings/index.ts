@@ -5,7 +5,7 @@ export { parseBoolean, parseKongConf, parseList } from "./kong-conf";
 export { type Listener, parseHostPort, parseListen } from "./listen";
 export { DEFAULT_CONF_PATHS, type LoadOptions, type LoadResult, loadSettings } from "./load";
 export { type PemResult, readPemSetting } from "./pem";
-export { publicSettings, SENSITIVE_PLACEHOLDER } from "./public";
+export { publicSettings, SENSITIVE_PLACEHOLDER, type SettingReference, settingsReference } from "./public";
 export {
   isSettingName,
   metaOf,

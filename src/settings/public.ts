@@ -1,6 +1,13 @@
 /** Settings as `GET /` shows them (Kong's `configuration`): sensitive values masked, listeners in Kong's two forms. */
 import type { Listener } from "./listen";
-import { SENSITIVE_SETTINGS, SETTING_NAMES, type Settings } from "./schema";
+import {
+  metaOf,
+  SENSITIVE_SETTINGS,
+  SETTING_NAMES,
+  type SettingName,
+  type Settings,
+  SettingsSchema,
+} from "./schema";
 
 /** Kong's CONF_SENSITIVE_PLACEHOLDER. */
 export const SENSITIVE_PLACEHOLDER = "******";
@@ -27,4 +34,37 @@ export function publicSettings(settings: Settings): Record<string, unknown> {
     }));
   }
   return out;
+}
+
+export interface SettingReference {
+  name: SettingName;
+  /** In kong.conf form (`on`, `a, b`, `NONE` when unset), as kong.conf.default shows defaults. */
+  default: string;
+  description: string;
+  sensitive: boolean;
+  /** Kong's default where gw's differs. */
+  kongDefault?: string;
+}
+
+function confText(value: unknown): string {
+  if (value === undefined) return "NONE";
+  if (typeof value === "boolean") return value ? "on" : "off";
+  if (Array.isArray(value))
+    return value.map((item) => (typeof item === "string" ? item : (item as Listener).listener)).join(", ");
+  return typeof value === "object" ? JSON.stringify(value) : String(value);
+}
+
+/** Every setting with its default and description, for `gw check --help` style listings and docs. */
+export function settingsReference(): SettingReference[] {
+  return SETTING_NAMES.map((name) => {
+    const schema = SettingsSchema.shape[name];
+    const { sensitive, kongDefault } = metaOf(name);
+    return {
+      name,
+      default: confText(schema.safeParse(undefined).data),
+      description: schema.description ?? "",
+      sensitive,
+      ...(kongDefault ? { kongDefault } : {}),
+    };
+  });
 }
