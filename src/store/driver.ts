@@ -10,10 +10,7 @@ export interface Conn {
 }
 
 /** A constraint the database refused, in terms the store maps to Kong's errors. */
-export type ConstraintFailure =
-  | { kind: "unique"; table?: string; column?: string }
-  | { kind: "foreign_key"; table?: string }
-  | null;
+export type ConstraintFailure = { kind: "unique"; column?: string } | { kind: "foreign_key" } | null;
 
 export interface Dialect {
   readonly name: "sqlite" | "postgres";

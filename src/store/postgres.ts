@@ -70,10 +70,9 @@ function connOf(sql: SQL): Conn {
 }
 
 function classify(error: unknown): ConstraintFailure {
-  const e = error as { errno?: string; detail?: string; table?: string };
-  if (e?.errno === "23503") return { kind: "foreign_key", table: e.table };
-  if (e?.errno === "23505")
-    return { kind: "unique", table: e.table, column: /Key \(([^)]+)\)=/.exec(e.detail ?? "")?.[1] };
+  const e = error as { errno?: string; detail?: string };
+  if (e?.errno === "23503") return { kind: "foreign_key" };
+  if (e?.errno === "23505") return { kind: "unique", column: /Key \(([^)]+)\)=/.exec(e.detail ?? "")?.[1] };
   return null;
 }
 

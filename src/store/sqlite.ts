@@ -41,8 +41,7 @@ function classify(error: unknown): ConstraintFailure {
   if (!(error instanceof SQLiteError)) return null;
   if (error.code === "SQLITE_CONSTRAINT_FOREIGNKEY") return { kind: "foreign_key" };
   if (error.code === "SQLITE_CONSTRAINT_UNIQUE" || error.code === "SQLITE_CONSTRAINT_PRIMARYKEY") {
-    const match = /constraint failed: ([^.\s]+)\.([^,\s]+)/.exec(error.message);
-    return { kind: "unique", table: match?.[1], column: match?.[2] };
+    return { kind: "unique", column: /constraint failed: [^.\s]+\.([^,\s]+)/.exec(error.message)?.[1] };
   }
   return null;
 }
