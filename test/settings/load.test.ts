@@ -366,6 +366,33 @@ describe("cluster certificates: path, PEM text or base64 PEM", () => {
   });
 });
 
+describe("proxy certificates", () => {
+  test("ssl_cert without ssl_cert_key, mismatched counts, and a bad trusted CA are refused with Kong's messages", () => {
+    const missingKey = failed({ env: { KONG_SSL_CERT: certPath } });
+    expect(errorFor(missingKey, "ssl_cert_key").problem).toBe("ssl_cert_key must be specified");
+    const mismatch = failed({ env: { KONG_SSL_CERT: `${certPath},${caPath}`, KONG_SSL_CERT_KEY: keyPath } });
+    expect(errorFor(mismatch, "ssl_cert").problem).toBe(
+      "ssl_cert was specified 2 times while ssl_cert_key was specified 1 times",
+    );
+    const trusted = failed({ env: { KONG_LUA_SSL_TRUSTED_CERTIFICATE: `system,${keyPath}` } });
+    expect(errorFor(trusted, "lua_ssl_trusted_certificate").problem).toStartWith(
+      `failed loading certificate from ${keyPath}`,
+    );
+  });
+
+  test("matching certificate and key lists load, and system stays in the trusted list", () => {
+    const { settings } = loaded({
+      env: {
+        KONG_SSL_CERT: certPath,
+        KONG_SSL_CERT_KEY: keyPath,
+        KONG_LUA_SSL_TRUSTED_CERTIFICATE: `system, ${caPath}`,
+      },
+    });
+    expect(settings.ssl_cert).toEqual([certPath]);
+    expect(settings.lua_ssl_trusted_certificate).toEqual(["system", caPath]);
+  });
+});
+
 describe("fallback config settings", () => {
   const dp = (extra: Record<string, string>) => hybrid("data_plane", { KONG_DATABASE: "off", ...extra });
 
