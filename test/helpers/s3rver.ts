@@ -1,7 +1,10 @@
 /** A real S3 server for tests: s3rver in a child process on loopback, so other processes (the gw binary) reach it too. */
+import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
+import { mkdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { Readable } from "node:stream";
 
 export const S3RVER_CREDENTIALS = { AWS_ACCESS_KEY_ID: "S3RVER", AWS_SECRET_ACCESS_KEY: "S3RVER" };
 
@@ -68,7 +71,75 @@ export async function startS3rver(options: S3rverOptions): Promise<RunningS3rver
   };
 }
 
-type S3rverClass = new (options: Record<string, unknown>) => { run(): Promise<{ port: number }> };
+type Store = Record<string, (...args: never[]) => Promise<unknown>>;
+type S3rverClass = new (
+  options: Record<string, unknown>,
+) => { store: Store; run(): Promise<{ port: number }> };
+
+interface StoredObject {
+  bucket: string;
+  key: string;
+  content: Buffer | AsyncIterable<Buffer>;
+  metadata: Record<string, string>;
+}
+
+/**
+ * s3rver rewrites an object's file in place, resolves a PUT before the file is flushed, and keeps the metadata in a
+ * second file, so a GET racing a PUT of the same key reads a short body under the old length and the client stalls
+ * for seconds. Real S3 replaces objects atomically; running object operations one at a time, each one complete
+ * (a PUT written out, a GET read in full) before the next starts, restores that.
+ */
+function makeObjectOperationsAtomic(store: Store): void {
+  let tail: Promise<unknown> = Promise.resolve();
+  const locked =
+    <A extends never[], R>(operation: (...args: A) => Promise<R>) =>
+    (...args: A): Promise<R> => {
+      const result = tail.then(() => operation(...args));
+      tail = result.catch(() => undefined);
+      return result;
+    };
+  const original = Object.fromEntries(
+    ["getObject", "deleteObject", "listObjects", "existsObject", "copyObject"].map((name) => [
+      name,
+      store[name]!.bind(store) as (...args: unknown[]) => Promise<unknown>,
+    ]),
+  );
+  for (const name of ["deleteObject", "listObjects", "existsObject", "copyObject"])
+    store[name] = locked(original[name]!);
+  store.getObject = locked(async (...args: unknown[]) => {
+    const object = (await original.getObject!(...args)) as {
+      content?: AsyncIterable<Buffer> | Buffer;
+    } | null;
+    // Read in full under the lock, then hand s3rver a stream again (its HEAD handler destroys it).
+    if (object?.content && !Buffer.isBuffer(object.content))
+      object.content = Readable.from([await readAll(object.content)]);
+    return object;
+  });
+  store.putObject = locked(async (object: StoredObject) => {
+    const content = Buffer.isBuffer(object.content) ? object.content : await readAll(object.content);
+    const path = (store.getResourcePath as unknown as (b: string, k: string, r: string) => string)(
+      object.bucket,
+      object.key,
+      "object",
+    );
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(path, content);
+    const md5 = createHash("md5").update(content).digest("hex");
+    await (store.putMetadata as unknown as (b: string, k: string, m: unknown, md5: string) => Promise<void>)(
+      object.bucket,
+      object.key,
+      object.metadata,
+      md5,
+    );
+    return { size: content.length, md5 };
+  });
+}
+
+async function readAll(stream: AsyncIterable<Buffer>): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(Buffer.from(chunk));
+  return Buffer.concat(chunks);
+}
 
 /** Child side: `bun test/helpers/s3rver.ts <dir> <port> <bucket>...` prints the port once it listens. */
 async function serve(): Promise<void> {
@@ -83,6 +154,7 @@ async function serve(): Promise<void> {
     directory,
     configureBuckets: buckets.map((name) => ({ name })),
   });
+  makeObjectOperationsAtomic(server.store);
   const address = await server.run();
   process.stdout.write(`${READY}${address.port}\n`);
 }

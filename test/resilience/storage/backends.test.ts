@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { HeadObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import {
   type ConfigStorage,
@@ -8,6 +8,9 @@ import {
 } from "../../../src/resilience/storage/types";
 import { type RunningGcsEmulator, startGcsEmulator } from "../../helpers/gcs-emulator";
 import { type RunningS3rver, startS3rver } from "../../helpers/s3rver";
+
+// Real servers on a shared machine: calls can take seconds under load (bunfig's timeout is not applied per test).
+setDefaultTimeout(60_000);
 
 const BUCKET = "gw-backends";
 let s3: RunningS3rver;
@@ -160,5 +163,5 @@ describe("GCS specifics", () => {
   test("an unreachable emulator gives a StorageError naming the object", async () => {
     const storage = await openStorage("gcs://bucket/p", { STORAGE_EMULATOR_HOST: "http://127.0.0.1:9" });
     await expect(storage.get("p/config.json")).rejects.toThrow(/gcs:\/\/bucket\/p\/config.json: get failed/);
-  }, 60_000);
+  });
 });
