@@ -307,7 +307,7 @@ const isRegexPath = (path: string) => path.startsWith("~");
  * flags, `\A`, `\z`) to JS. Returns null, logged, for a pattern JS cannot compile: the validator reports those,
  * and a bad one must never throw while matching.
  */
-export function compileKongRegex(source: string, anchored: boolean, context: string): RegExp | null {
+function compileKongRegex(source: string, anchored: boolean, context: string): RegExp | null {
   let src = source
     .replace(/\(\?P</g, "(?<")
     .replace(/\\A/g, "^")
@@ -332,7 +332,7 @@ export function compileKongRegex(source: string, anchored: boolean, context: str
  * The literal text every match of a start-anchored regex begins with, so regex paths can sit in the path tree
  * and only be tried when the request path starts with it. Conservative: "" whenever unsure.
  */
-export function literalPrefix(regex: RegExp): string {
+function literalPrefix(regex: RegExp): string {
   const src = regex.source.slice(1);
   if (regex.flags.includes("i") || hasTopLevelAlternation(src)) return "";
   let out = "";
