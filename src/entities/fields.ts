@@ -124,9 +124,11 @@ export function check<T extends z.ZodType>(
   schema: T,
   validate: (value: z.output<T>) => string | undefined,
 ): T {
-  return schema.superRefine((value, ctx) => {
-    const err = validate(value as z.output<T>);
-    if (err !== undefined) ctx.addIssue({ code: "custom", message: err, input: value });
+  // A raw check (no refinement context per call): this runs for every host, path and name of large configs.
+  return schema.check((payload) => {
+    const err = validate(payload.value as z.output<T>);
+    if (err !== undefined)
+      payload.issues.push({ code: "custom", message: err, input: payload.value, path: [] });
   }) as T;
 }
 
