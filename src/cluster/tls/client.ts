@@ -141,14 +141,10 @@ const EXPLANATIONS: Explanation[] = [
       "the control plane requires a client certificate and got none: set cluster_cert and cluster_cert_key on this data plane",
   },
   {
-    test: /ECONNREFUSED|Unable to connect|connection refused/i,
+    // Bun reports a refused port and an unresolvable host alike: "Failed to connect".
+    test: /ECONNREFUSED|Unable to connect|connection refused|Failed to connect|ENOTFOUND|getaddrinfo/i,
     explain: (input) =>
-      `nothing accepts connections at cluster_control_plane = ${input.cluster_control_plane}: start the control plane or correct cluster_control_plane`,
-  },
-  {
-    test: /ENOTFOUND|getaddrinfo|DNS/i,
-    explain: (input) =>
-      `cannot resolve the host of cluster_control_plane = ${input.cluster_control_plane}: correct it or fix DNS`,
+      `cannot connect to cluster_control_plane = ${input.cluster_control_plane} (nothing listening, unreachable, or the host does not resolve): start the control plane or correct cluster_control_plane`,
   },
   {
     test: /Expected 101 status code: 40[04]/,
