@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { EntityError } from "../../src/entities/errors";
 import { configHash } from "../../src/entities/hash";
+import { openDriver, type StoreSettings } from "../../src/store/connect";
 import { openStore } from "../../src/store/index";
 import { migrationsCommand } from "../../src/store/migrations";
 import type { ChangeEvent, Row, Store } from "../../src/store/store";
@@ -29,10 +30,12 @@ for (const backend of BACKENDS) {
   describe(`store on ${backend.name}`, () => {
     let store: Store;
     let drop: () => Promise<void>;
+    let settings: StoreSettings;
 
     beforeAll(async () => {
       const db = await backend.create();
       drop = db.drop;
+      settings = db.settings;
       if (backend.name === "postgres") {
         expect((await migrationsCommand("bootstrap", db.settings, { models: MODELS })).code).toBe(0);
       }
@@ -183,6 +186,28 @@ for (const backend of BACKENDS) {
         );
         const other = await service();
         await store.insert("plugins", { name: "key-auth", service: { id: other.id } });
+      });
+
+      test("the database itself refuses a dangling reference or a duplicate name, whoever writes", async () => {
+        const raw = openDriver(settings);
+        try {
+          const existing = await service();
+          const insert = (sql: string, params: unknown[]) => raw.writeTx((conn) => conn.run(sql, params));
+          const dangling = insert('INSERT INTO "routes" (id, doc, fk_service) VALUES (?, ?, ?)', [
+            crypto.randomUUID(),
+            "{}",
+            crypto.randomUUID(),
+          ]);
+          expect(raw.classify(await dangling.catch((e) => e))).toEqual({ kind: "foreign_key" });
+          const duplicate = insert('INSERT INTO "services" (id, doc, u_name) VALUES (?, ?, ?)', [
+            crypto.randomUUID(),
+            "{}",
+            existing.name,
+          ]);
+          expect(raw.classify(await duplicate.catch((e) => e))).toEqual({ kind: "unique", column: "u_name" });
+        } finally {
+          await raw.close();
+        }
       });
 
       test("a route pointing at a missing service is Kong's foreign key violation", async () => {
