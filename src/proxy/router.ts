@@ -383,6 +383,7 @@ function uuidV5(namespace: string, name: string): string {
 
 /** Kong splits a route whose paths mix regexes and plain prefixes of different lengths: one group per kind/length, in order of first appearance. */
 function groupPaths(paths: string[]): string[][] {
+  if (paths.length === 1) return [paths];
   const groups = new Map<number, string[]>();
   for (const p of paths) {
     const k = isRegexPath(p) ? -1 : p.length;
