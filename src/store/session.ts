@@ -155,7 +155,8 @@ export class Session implements StoreOps {
     if (isUuid(idOrKey)) doc.id = idOrKey.toLowerCase();
     else if (model.endpointKey) doc[model.endpointKey] = idOrKey;
     else throw fieldViolation("id", "expected a valid UUID");
-    const existing = await this.find(model, idOrKey);
+    // An endpoint key may be unique only under its parent (a target under its upstream); an id is global.
+    const existing = await this.find(model, idOrKey, isUuid(idOrKey) ? undefined : scope);
     if (!existing) return this.insert(entity, doc);
     doc.id = existing.id;
     doc.created_at = existing.doc.created_at;

@@ -123,6 +123,32 @@ for (const backend of BACKENDS) {
         expect(await store.get("targets", target.id as string, { upstream: up2.id as string })).toBeNull();
       });
 
+      test("upsert by a key unique only under its parent stays under that parent", async () => {
+        const up1 = await store.insert("upstreams", { name: unique("up") });
+        const up2 = await store.insert("upstreams", { name: unique("up") });
+        const first = await store.upsert(
+          "targets",
+          "10.0.0.9:80",
+          { weight: 10 },
+          { upstream: up1.id as string },
+        );
+        const second = await store.upsert(
+          "targets",
+          "10.0.0.9:80",
+          { weight: 20 },
+          { upstream: up2.id as string },
+        );
+        expect(second.id).not.toBe(first.id);
+        expect((await store.get("targets", first.id as string))?.weight).toBe(10);
+        const again = await store.upsert(
+          "targets",
+          "10.0.0.9:80",
+          { weight: 30 },
+          { upstream: up1.id as string },
+        );
+        expect(again.id).toBe(first.id);
+      });
+
       test("targets keep Kong's millisecond timestamps", async () => {
         const up = await store.insert("upstreams", { name: unique("up") });
         const target = await store.insert("targets", { upstream: { id: up.id }, target: "10.0.0.2:80" });
