@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { bool, oneOf, req, str } from "../entities/fields";
 import { setResponseHeader } from "./common";
+import { serializeValues } from "./log-serializer";
 import { definePlugin, type RequestContext } from "./plugin";
 
 export const correlationIdSchema = z.strictObject({
@@ -26,16 +27,6 @@ const GENERATORS: Record<CorrelationIdConfig["generator"], (ctx: RequestContext)
     return `${addr}-${port}-${process.pid}-${++counter}-1-${(Date.now() / 1000).toFixed(3)}`;
   },
 };
-
-/** What logging plugins add to their entries (Kong's `kong.log.set_serialize_value`). */
-export function serializeValues(ctx: RequestContext): Record<string, unknown> {
-  let values = ctx.shared.serialize_values as Record<string, unknown> | undefined;
-  if (!values) {
-    values = {};
-    ctx.shared.serialize_values = values;
-  }
-  return values;
-}
 
 export const correlationId = definePlugin<CorrelationIdConfig>({
   name: "correlation-id",

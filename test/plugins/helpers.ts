@@ -3,6 +3,7 @@ import type { z } from "zod";
 import { issuesToFields, kongMessage, withNulls } from "../../src/entities/validate";
 import type {
   ConsumerRef,
+  LogEntry,
   PluginDefinition,
   PluginExit,
   PluginServices,
@@ -103,4 +104,14 @@ export function headersOf(flat: readonly string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (let i = 0; i < flat.length; i += 2) out[flat[i]!.toLowerCase()] = flat[i + 1]!;
   return out;
+}
+
+export function logEntry(status = 200, bytesSent = 42): LogEntry {
+  return {
+    status,
+    latencies: { request: 12.4, kong: 2.2, proxy: 10.2 },
+    bytesSent,
+    upstreamUri: "/upstream",
+    startedAt: 1764400000000,
+  };
 }
