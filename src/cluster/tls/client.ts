@@ -14,15 +14,15 @@ export interface ClusterClientInput {
   cluster_control_plane: string;
 }
 
-/** Options for `new WebSocket(url, { tls })` in Bun. */
-export interface ClusterClientTls {
+/** Options for `new WebSocket(url, { tls })` in Bun (a type alias, so it fits a `Record<string, unknown>` slot). */
+export type ClusterClientTls = {
   cert: string;
   key: string;
   ca: string;
   serverName: string;
   rejectUnauthorized: true;
   checkServerIdentity(host: string, cert: PeerCertificate): Error | undefined;
-}
+};
 
 const PEM_BEGIN = "-----BEGIN";
 

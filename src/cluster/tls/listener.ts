@@ -51,7 +51,7 @@ export interface ClusterListener {
 }
 
 /** Why a DP was turned away, and what the operator should change. */
-export interface Rejection {
+interface Rejection {
   reason: string;
   fix: string;
 }
@@ -143,7 +143,7 @@ async function revocationVerdict(
 }
 
 /** Kong's handshake check of the DP certificate, with gw's pki-mode additions (EKU, depth, allowed CNs). */
-export async function verifyDataPlaneCert(
+async function verifyDataPlaneCert(
   socket: Pick<TLSSocket, "getPeerCertificate" | "authorized" | "authorizationError" | "remoteAddress">,
   opts: Pick<ClusterListenerOptions<unknown>, "mode" | "certPem" | "ocsp" | "allowedCommonNames">,
   ownDigest: string,
@@ -188,7 +188,8 @@ function forward(
   const inner: Socket = connect({ host: "127.0.0.1", port: innerPort });
   let localPort: number | undefined;
   const close = () => {
-    if (localPort !== undefined) peers.delete(localPort);
+    // A late close must not drop a newer connection that the kernel gave the same port.
+    if (localPort !== undefined && peers.get(localPort) === peer) peers.delete(localPort);
     tlsSocket.destroy();
     inner.destroy();
   };
@@ -260,8 +261,9 @@ export async function startClusterListener<T>(opts: ClusterListenerOptions<T>): 
     socket.destroy();
     log.error(`${verdict.rejection.reason}, client: ${ip}; fix: ${verdict.rejection.fix}`);
   });
+  // Info, as nginx logs client handshake failures: load-balancer probes that connect and hang up look the same.
   front.on("tlsClientError", (err, socket) => {
-    log.warn(
+    log.info(
       `TLS handshake with ${socket.remoteAddress ?? "a client"} failed: ${err.message} (if it is a data plane, its log says which certificate it refused: check its cluster_ca_cert / cluster_server_name)`,
     );
   });
