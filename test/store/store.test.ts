@@ -639,9 +639,17 @@ for (const backend of BACKENDS) {
         expect(listed.ttl).toBeGreaterThan(3500);
         expect(listed.ttl).toBeLessThanOrEqual(3600);
 
+        const other = crypto.randomUUID();
+        await store.upsertDataPlane({ ...dp, id: other, hostname: "dp-2" }, 3600);
+        const page1 = await store.listDataPlanes({ size: 1 });
+        const page2 = await store.listDataPlanes({ size: 1, offset: page1.offset });
+        expect([...page1.data, ...page2.data].map((d) => d.id).sort()).toEqual([id, other].sort());
+        expect(page2.offset).toBeUndefined();
+        await store.upsertDataPlane({ ...dp, id: other, last_seen: now - 20_000 }, 3600);
+
         const stale = crypto.randomUUID();
         await store.upsertDataPlane({ ...dp, id: stale, last_seen: now - 10_000 }, 3600);
-        expect(await store.purgeDataPlanes(now - 5000)).toBe(1);
+        expect(await store.purgeDataPlanes(now - 5000)).toBe(2);
         expect((await store.listDataPlanes()).data.map((d) => d.id)).toEqual([id]);
       });
     });
