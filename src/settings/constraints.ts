@@ -2,7 +2,7 @@
 import { existsSync } from "node:fs";
 import { parseBlock } from "../support/ip-matcher";
 import type { SettingError, SettingWarning } from "./errors";
-import { type PemKind, readPemSetting } from "./pem";
+import { readPemSetting } from "./pem";
 import type { SettingName, Settings } from "./schema";
 
 export type SourceOf = (name: SettingName) => string;
@@ -111,11 +111,13 @@ function checkClusterCertificates(s: Settings, error: Report, resolved: Partial<
       'cluster_ca_cert must be specified when cluster_mtls = "pki"',
       "set cluster_ca_cert to the CA that issued the cluster certificates",
     );
-  const certs: [SettingName & ("cluster_cert" | "cluster_cert_key" | "cluster_ca_cert"), PemKind][] = [
+  // As in Kong, a traditional node ignores the cluster certificates, so a stale path there does not stop it.
+  if (!hybrid) return;
+  const certs = [
     ["cluster_cert", "certificate"],
     ["cluster_cert_key", "key"],
     ["cluster_ca_cert", "certificate"],
-  ];
+  ] as const;
   for (const [name, kind] of certs) {
     const value = s[name];
     if (!value) continue;

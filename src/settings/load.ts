@@ -50,6 +50,11 @@ interface Collected {
   warnings: SettingWarning[];
 }
 
+const suggestion = (name: string) => {
+  const close = closestName(name, SETTING_NAMES);
+  return close ? `did you mean '${close}'?` : "check the name against Kong's kong.conf.default";
+};
+
 /** Kong settings (and nginx directive namespaces) gw has no use for; files written for Kong carry them. */
 const KONG_ONLY =
   /^(nginx_|lua_|pg_ro_|pg_(schema|max_concurrent_queries|semaphore_timeout|keepalive_timeout|backlog)$|dns_|resolver_|vault_|admin_gui_|pluginserver_|wasm|tracing_|stream_|mem_cache_size|lmdb_|worker_|db_(cache|resurrect|update_propagation)|cluster_(rpc|cjson)|client_ssl|admin_ssl|status_ssl|ssl_(cipher|protocols|prefer|session|dhparam)|anonymous_reports|port_maps|untrusted_lua|proxy_server_ssl_verify|allow_debug_header|request_debug|dedicated_config_processing|error_template_|max_queued_batches|debug_)/;
@@ -65,15 +70,11 @@ function unknownKeyWarning(key: string, source: string): SettingWarning {
   return { setting: key, problem: "unknown setting, ignored", source, fix: suggestion(key) };
 }
 
-const suggestion = (name: string) => {
-  const close = closestName(name, SETTING_NAMES);
-  return close ? `did you mean '${close}'?` : "see `gw check --help` for setting names";
-};
-
 /** An empty value unsets the setting at every lower layer too, so the built-in default applies. */
 function put(raw: Map<SettingName, RawValue>, name: SettingName, value: string, source: string): void {
-  if (value.trim() === "") raw.delete(name);
-  else raw.set(name, { value, source });
+  const trimmed = value.trim();
+  if (trimmed === "") raw.delete(name);
+  else raw.set(name, { value: trimmed, source });
 }
 
 function readFile(path: string, out: Collected): void {

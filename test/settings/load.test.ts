@@ -109,6 +109,10 @@ describe("precedence: defaults < file < KONG_* env < flags", () => {
     expect(settings.database).toBe("postgres");
   });
 
+  test("values are trimmed, as Kong strips them", () => {
+    expect(loaded({ env: { KONG_LOG_LEVEL: "  warn " } }).settings.log_level).toBe("warn");
+  });
+
   test("an empty value unsets the setting: the default applies again", () => {
     const { settings } = loaded({ confPath: file(), env: { KONG_PG_HOST: "" } });
     expect(settings.pg_host).toBe("127.0.0.1");
@@ -356,6 +360,11 @@ describe("cluster certificates: path, PEM text or base64 PEM", () => {
     const keyLine = formatSettingErrors([errorFor(errors, "cluster_cert_key")]);
     expect(keyLine).toContain("failed loading key from the inline value");
     expect(keyLine).not.toContain("c2VjcmV0");
+  });
+
+  test("a traditional node ignores the cluster certificates, as Kong does", () => {
+    const { settings } = loaded({ env: { KONG_CLUSTER_CERT: join(dir, "stale.crt") } });
+    expect(settings.role).toBe("traditional");
   });
 
   test("a key file given as cluster_cert is refused", () => {
