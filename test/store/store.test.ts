@@ -639,6 +639,9 @@ for (const backend of BACKENDS) {
         expect(listed.ttl).toBeGreaterThan(3500);
         expect(listed.ttl).toBeLessThanOrEqual(3600);
 
+        const expired = crypto.randomUUID();
+        await store.upsertDataPlane({ ...dp, id: expired }, 0);
+        expect((await store.listDataPlanes()).data.map((d) => d.id)).not.toContain(expired);
         const other = crypto.randomUUID();
         await store.upsertDataPlane({ ...dp, id: other, hostname: "dp-2" }, 3600);
         const page1 = await store.listDataPlanes({ size: 1 });
@@ -649,7 +652,7 @@ for (const backend of BACKENDS) {
 
         const stale = crypto.randomUUID();
         await store.upsertDataPlane({ ...dp, id: stale, last_seen: now - 10_000 }, 3600);
-        expect(await store.purgeDataPlanes(now - 5000)).toBe(2);
+        expect(await store.purgeDataPlanes(now - 5000)).toBe(3);
         expect((await store.listDataPlanes()).data.map((d) => d.id)).toEqual([id]);
       });
     });
