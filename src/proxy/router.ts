@@ -31,7 +31,10 @@ export interface RouterRequest {
   /** The raw request-target path; a query string, if any, is ignored. */
   path: string;
   headers: { get(name: string): string | null };
-  /** The TLS server name the client sent, if any. */
+  /**
+   * The TLS server name the client sent; `null` when it sent none. Left undefined (the server cannot tell), the
+   * Host name stands in for it, as clients send the host they connect to.
+   */
   sni?: string | null;
   protocol: "http" | "https";
 }
@@ -502,6 +505,7 @@ class IndexedRouter<R extends RouterRoute> implements Router<R> {
   private req!: RouterRequest;
   private path = "";
   private methodBit = 0;
+  private host = "";
   private port = 0;
   private bestRank = 0;
   private best: Matcher<R> | null = null;
@@ -567,6 +571,7 @@ class IndexedRouter<R extends RouterRoute> implements Router<R> {
     this.bestRank = Number.POSITIVE_INFINITY;
     this.best = null;
     const host = this.splitHost(req);
+    this.host = host;
     if (host) {
       const exact = this.exact.get(host);
       if (exact) this.scanBucket(exact);
@@ -650,7 +655,13 @@ class IndexedRouter<R extends RouterRoute> implements Router<R> {
     }
     if (e.regex && !e.regex.test(this.path)) return false;
     if (m.headers && !headersAccept(m.headers, req.headers)) return false;
-    if (m.snis && req.protocol === "https" && !sniAccepts(m.snis, req.sni)) return false;
+    if (
+      m.snis &&
+      req.protocol === "https" &&
+      !sniAccepts(m.snis, req.sni === undefined ? this.host : req.sni)
+    ) {
+      return false;
+    }
     return true;
   }
 }
@@ -671,7 +682,7 @@ function valueAccepted(c: HeaderCondition, value: string): boolean {
   return c.values.includes(value) || c.regexes.some((re) => re.test(value));
 }
 
-function sniAccepts(patterns: HostPattern[], sni: string | null | undefined): boolean {
+function sniAccepts(patterns: HostPattern[], sni: string | null): boolean {
   if (!sni) return false;
   const name = sni.toLowerCase();
   return patterns.some((p) => patternAccepts(p, name));

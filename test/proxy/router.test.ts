@@ -178,8 +178,14 @@ describe("methods, headers, snis", () => {
     expect(winner(routes, { protocol: "https", sni: "a.example.com" })).toBe(id(1));
     expect(winner(routes, { protocol: "https", sni: "api.test" })).toBe(id(1));
     expect(winner(routes, { protocol: "https", sni: "other.test" })).toBeNull();
-    expect(winner(routes, { protocol: "https" })).toBeNull();
+    expect(winner(routes, { protocol: "https", sni: null })).toBeNull();
     expect(winner(routes, { protocol: "http" })).toBe(id(1));
+  });
+
+  test("when the server cannot tell the SNI, the Host name stands in for it", () => {
+    const routes = [{ id: id(1), snis: ["*.example.com"] }];
+    expect(winner(routes, { protocol: "https", host: "a.example.com:8443" })).toBe(id(1));
+    expect(winner(routes, { protocol: "https", host: "other.test" })).toBeNull();
   });
 });
 
@@ -474,7 +480,7 @@ function refMatch(matchers: RefMatcher[], r: RouterRequest): string | null {
   const [, hostPart, portPart] = /^([^:]*):(\d+)$/.exec(r.host) ?? [r.host, r.host, undefined];
   const host = hostPart!.toLowerCase();
   const port = portPart ? Number(portPart) : r.port;
-  const sni = r.sni?.toLowerCase();
+  const sni = (r.sni === undefined ? host : r.sni)?.toLowerCase();
   for (const { route, paths } of matchers) {
     if (route.methods?.length && !route.methods.includes(r.method)) continue;
     if (route.hosts?.length && !(host && route.hosts.some((h) => refHostOk(h, host, port)))) continue;
@@ -581,7 +587,7 @@ function randomRequest(rand: ReturnType<typeof prng>): RouterRequest {
     port: rand.pick([8000, 8443]),
     path: rand.pick(REQ_PATHS),
     headers,
-    sni: rand.pick([null, "a.com", "q.a.com", "b.io"]),
+    sni: rand.pick([undefined, null, "a.com", "q.a.com", "b.io"]),
     protocol: rand.pick(["http", "https"] as const),
   };
 }
