@@ -30,7 +30,7 @@ const BOOLEAN_FLAGS: readonly BooleanFlag[] = [
 /** nginx socket options gw accepts so existing kong.conf files load, and does not act on. */
 const ACCEPTED_OPTIONS = /^(ipv6only=(on|off)|so_keepalive=(on|off|\w*:\w*:\d*))$/;
 
-export const LISTEN_USAGE =
+const LISTEN_USAGE =
   "[off] | <ip>:<port> [ssl] [http2] [proxy_protocol] [deferred] [bind] [reuseport] [backlog=N], [... next entry ...]";
 
 const HOSTNAME = /^(\*|[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*)$/;
