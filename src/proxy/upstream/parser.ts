@@ -155,13 +155,15 @@ function parseContentLength(value: string, previous: number): number {
   return n;
 }
 
-/** Comma-separated tokens, lowercased; only ever run on the rare headers that need it. */
-const tokens = (value: string) =>
-  value
+/** Comma-separated tokens, lowercased; a single plain token (the usual `keep-alive`) skips the split. */
+function tokens(value: string): string[] {
+  if (value.indexOf(",") === -1 && value.indexOf(" ") === -1) return [value.toLowerCase()];
+  return value
     .toLowerCase()
     .split(",")
     .map((t) => t.trim())
     .filter(Boolean);
+}
 
 /**
  * Parses the head in `buf[0, end)` (end as returned by findHeadEnd) into `head`.
