@@ -215,6 +215,13 @@ describe("regex paths", () => {
     expect(winner(routes, { path: "/x/a" })).toBeNull();
   });
 
+  test("regexes whose first characters are optional still match without them", () => {
+    expect(winner([{ id: id(1), paths: ["~/ab?c"] }], { path: "/ac" })).toBe(id(1));
+    expect(winner([{ id: id(1), paths: ["~/xa*b"] }], { path: "/xb" })).toBe(id(1));
+    expect(winner([{ id: id(1), paths: ["~/x{0,2}y"] }], { path: "/y" })).toBe(id(1));
+    expect(winner([{ id: id(1), paths: ["~/\\.?z"] }], { path: "/z" })).toBe(id(1));
+  });
+
   test("a leading (?i) makes the match case-insensitive", () => {
     expect(winner([{ id: id(1), paths: ["~(?i)/admin"] }], { path: "/ADMIN/x" })).toBe(id(1));
   });
