@@ -45,7 +45,8 @@ async function findKey(ctx: RequestContext, conf: KeyAuthConfig): Promise<Found>
   const query = conf.key_in_query && ctx.query ? new URLSearchParams(ctx.query) : null;
   let body: Record<string, unknown> | null | undefined;
   for (const name of conf.key_names) {
-    let value: unknown = conf.key_in_header ? ctx.req.headers.get(name) : null;
+    // nginx drops client headers with underscores; Kong's lookup maps `_` in a key name to `-`.
+    let value: unknown = conf.key_in_header ? ctx.req.headers.get(name.replaceAll("_", "-")) : null;
     if (value === null && query) {
       const all = query.getAll(name);
       value = all.length > 1 ? all : (all[0] ?? null);

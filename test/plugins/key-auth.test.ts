@@ -108,6 +108,14 @@ describe("key-auth access", () => {
     expect(new TextDecoder().decode(form.upstreamBody as Uint8Array)).toBe("apikey=secret-1");
   });
 
+  test("a key name with underscores matches the hyphenated header", async () => {
+    const ctx = makeContext(request("/", { headers: { "x-api-key": "secret-1" } }));
+    expect(
+      await access(keyAuth, ctx, config(keyAuth, { key_names: ["x_api_key"] }), services),
+    ).toBeUndefined();
+    expect(ctx.consumer?.id).toBe(alice.id);
+  });
+
   test("key_in_header=false ignores header keys", async () => {
     const ctx = makeContext(request("/", { headers: { apikey: "secret-1" } }));
     const exit = await access(keyAuth, ctx, config(keyAuth, { key_in_header: false }), services);
