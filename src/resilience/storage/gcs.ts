@@ -1,5 +1,6 @@
 /** Google Cloud Storage fallback-config storage through @google-cloud/storage (or its emulator via STORAGE_EMULATOR_HOST). */
-import { type File, Storage, type StorageOptions } from "@google-cloud/storage";
+import { createHash } from "node:crypto";
+import { Storage, type StorageOptions } from "@google-cloud/storage";
 import {
   type ConfigStorage,
   checkMetadata,
@@ -7,6 +8,7 @@ import {
   type Env,
   StorageConfigError,
   StorageError,
+  type StoredObject,
 } from "./types";
 import type { StorageLocation } from "./url";
 
@@ -14,8 +16,8 @@ import type { StorageLocation } from "./url";
 const RETRY_OPTIONS = { autoRetry: true, maxRetries: 2, totalTimeout: 30 };
 const REQUEST_TIMEOUT_MS = 30_000;
 
-/** A download pinned to a generation 404s if the object was replaced meanwhile; read again a few times. */
-const READ_ATTEMPTS = 3;
+/** An object replaced while it is being read is read again, a few times. */
+const READ_ATTEMPTS = 5;
 
 function emulatorEndpoint(host: string): string {
   const withScheme = /^[a-z]+:\/\//i.test(host) ? host : `http://${host}`;
@@ -73,14 +75,27 @@ export function openGcsStorage(location: StorageLocation, env: Env): ConfigStora
   const failure = (operation: string, key: string, error: unknown) =>
     new StorageError(`gcs://${location.bucket}/${key}: ${operation} failed: ${describeFailure(error)}`);
 
-  /** Reads metadata first, then the body of that same generation, so the pair always belongs together. */
-  async function readOnce(key: string) {
-    const [meta] = await bucket.file(key).getMetadata();
-    const pinned: File = bucket.file(
-      key,
-      meta.generation !== undefined ? { generation: meta.generation } : {},
-    );
-    const [body] = await pinned.download();
+  /**
+   * Reads metadata, then the body of that generation, and checks the body against the metadata's MD5 so the pair
+   * always belongs together: the emulator ignores the generation pin, and a rewrite may land between the two calls.
+   * Returns null for a missing object and undefined when it changed mid-read.
+   */
+  async function readOnce(key: string): Promise<StoredObject | null | undefined> {
+    const [meta] = await bucket
+      .file(key)
+      .getMetadata()
+      .catch((error) => {
+        if (isMissing(error)) return [null] as const;
+        throw error;
+      });
+    if (!meta) return null;
+    const pinned = bucket.file(key, meta.generation !== undefined ? { generation: meta.generation } : {});
+    const [body] = await pinned.download().catch((error) => {
+      if (isMissing(error)) return [undefined] as const;
+      throw error;
+    });
+    if (!body || (meta.md5Hash && createHash("md5").update(body).digest("base64") !== meta.md5Hash))
+      return undefined;
     const metadata: Record<string, string> = {};
     for (const [name, value] of Object.entries(meta.metadata ?? {}))
       if (value !== null && value !== undefined) metadata[name] = String(value);
@@ -104,23 +119,18 @@ export function openGcsStorage(location: StorageLocation, env: Env): ConfigStora
     },
 
     async get(key) {
-      for (let attempt = 1; ; attempt++) {
+      for (let attempt = 1; attempt <= READ_ATTEMPTS; attempt++) {
+        let read: StoredObject | null | undefined;
         try {
-          return await readOnce(key);
+          read = await readOnce(key);
         } catch (error) {
-          if (!isMissing(error)) throw failure("get", key, error);
-          // A 404 on the first call means no object; later, the generation we pinned was replaced mid-read.
-          const exists =
-            attempt < READ_ATTEMPTS &&
-            (
-              await bucket
-                .file(key)
-                .exists()
-                .catch(() => [false])
-            )[0];
-          if (!exists) return null;
+          throw failure("get", key, error);
         }
+        if (read !== undefined) return read;
       }
+      throw new StorageError(
+        `gcs://${location.bucket}/${key}: get failed: the object kept changing while being read`,
+      );
     },
 
     async list(prefix) {

@@ -63,6 +63,29 @@ describe.each(backends)("%s", (name, open) => {
     expect(got!.metadata).toEqual({ a: "3" });
   });
 
+  test("a reader never gets one version's body with another version's metadata", async () => {
+    const storage = await open();
+    const key = `${ns}/rewritten/config.json`;
+    const body = (v: number) => `{"v":${v},"pad":"${"x".repeat(4000)}"}`;
+    await storage.put(key, body(0), { v: "0" });
+    let writing = true;
+    const writer = (async () => {
+      for (let v = 1; v <= 15; v++) {
+        await storage.put(key, body(v), { v: String(v) });
+        await Bun.sleep(150);
+      }
+      writing = false;
+    })();
+    let reads = 0;
+    while (writing) {
+      const got = await storage.get(key);
+      expect(new TextDecoder().decode(got!.body)).toBe(body(Number(got!.metadata.v)));
+      reads++;
+    }
+    await writer;
+    expect(reads).toBeGreaterThan(5);
+  });
+
   test("list returns only keys under the prefix, across many objects", async () => {
     const storage = await open();
     await Promise.all(
