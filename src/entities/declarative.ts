@@ -1,8 +1,8 @@
 /** Declarative config: parses nested or flat files, resolves references, assigns Kong's ids, reports every error by path. */
 import { randomUUID } from "node:crypto";
 import type { z } from "zod";
-import { declarativeConfigError, type EntityError, type FieldErrors } from "./errors";
-import { fieldMeta, isRequired } from "./fields";
+import { declarativeConfigError, type EntityError } from "./errors";
+import { fieldMeta, isRequired, isUuid } from "./fields";
 import {
   type Acl,
   type BasicAuthCredential,
@@ -49,6 +49,18 @@ export type PathSegment = string | number;
 export interface DeclarativeIssue {
   path: PathSegment[];
   message: string;
+  /** The entity the problem is in, when it is in one: its table, input, and where its own fields start in `path`. */
+  entity?: { type: string; input: Record<string, unknown>; at: number };
+}
+
+/** One entity's problems in Kong's `flatten_errors=1` shape (what KIC and decK read from `POST /config`). */
+export interface FlattenedEntityErrors {
+  entity_type: string;
+  entity_name?: string;
+  entity_id?: string;
+  entity_tags?: string[];
+  entity: Record<string, unknown>;
+  errors: ({ type: "field"; field: string; message: string } | { type: "entity"; message: string })[];
 }
 
 /** `services[0].routes[2].paths[0]`; an entity-level problem points at the entity itself. */
@@ -73,12 +85,40 @@ export class DeclarativeError extends Error {
     return this.message.split("\n");
   }
 
-  /** Kong's code-14 error body for `POST /config`: the errors nested like the input. */
-  toEntityError(): EntityError {
+  /** Kong's code-14 error body for `POST /config`: the errors nested like the input, flattened per entity if asked. */
+  toEntityError(opts: { flatten?: boolean } = {}): EntityError {
     const tree: Record<string, unknown> = {};
     for (const issue of this.issues) insertIssue(tree, issue);
-    return declarativeConfigError(tree, this.lines);
+    const err = declarativeConfigError(tree, this.lines);
+    if (opts.flatten) (err.body as unknown as Record<string, unknown>).flattened_errors = this.flattened();
+    return err;
   }
+
+  /** Kong's `flattened_errors`: per entity, field errors as dotted paths (array positions 1-based). */
+  flattened(): FlattenedEntityErrors[] {
+    const byEntity = new Map<Record<string, unknown>, FlattenedEntityErrors>();
+    for (const issue of this.issues) {
+      if (!issue.entity) continue;
+      const { type, input, at } = issue.entity;
+      let entry = byEntity.get(input);
+      if (!entry) {
+        entry = { entity_type: type.endsWith("s") ? type.slice(0, -1) : type, entity: input, errors: [] };
+        if (typeof input.name === "string" && input.name !== "") entry.entity_name = input.name;
+        if (typeof input.id === "string" && isUuid(input.id)) entry.entity_id = input.id;
+        if (Array.isArray(input.tags) && input.tags.every((t) => typeof t === "string"))
+          entry.entity_tags = input.tags;
+        byEntity.set(input, entry);
+      }
+      const field = issue.path.slice(at).filter((seg) => seg !== "@entity");
+      if (field.length === 0) entry.errors.push({ type: "entity", message: issue.message });
+      else entry.errors.push({ type: "field", field: dottedField(field), message: issue.message });
+    }
+    return [...byEntity.values()];
+  }
+}
+
+function dottedField(path: readonly PathSegment[]): string {
+  return path.map((seg) => (typeof seg === "number" ? String(seg + 1) : seg)).join(".");
 }
 
 function insertIssue(tree: Record<PathSegment, unknown>, issue: DeclarativeIssue): void {
@@ -128,6 +168,9 @@ for (const def of ENTITIES) {
 
 interface Item {
   def: EntityDefinition;
+  /** The entity as the file writes it (children included); only read to report errors. */
+  source: Record<string, unknown>;
+  input?: Record<string, unknown>;
   raw: Record<string, unknown>;
   path: PathSegment[];
   id: string;
@@ -173,7 +216,7 @@ export function parseDeclarative(input: unknown, opts: ParseOptions = {}): Confi
     const r = validateEntity(item.def, item.raw, { mode: "create", plugins: opts.plugins, transform, now });
     if (!r.ok) {
       for (const f of item.unresolved) delete r.fields[f];
-      addFieldIssues(item.path, r.fields, issues);
+      addFieldIssues(item, [], r.fields, issues);
       continue;
     }
     for (const f of item.def.transientFields) delete r.entity[f];
@@ -256,11 +299,12 @@ function collect(
       if (child) nested.push([child, v]);
       else if (v !== null || k in def.schema.shape) raw[k] = v;
     }
+    const source = record as Record<string, unknown>;
+    const item: Item = { def, source, raw, path: itemPath, id: "", parent, unresolved: new Set() };
     if (parent && raw[parent.field] !== undefined) {
-      issues.push({ path: [...itemPath, parent.field], message: "unknown field" });
+      issues.push(issueAt(item, [parent.field], "unknown field"));
       delete raw[parent.field];
     }
-    const item: Item = { def, raw, path: itemPath, id: "", parent, unresolved: new Set() };
     item.id = idFor(item);
     raw.id ??= item.id;
     items.push(item);
@@ -327,14 +371,13 @@ function indexItems(items: Item[], issues: DeclarativeIssue[]): Index {
     if (typeof endpoint === "string") {
       const keys = byKey.get(def.name)!;
       if (keys.has(endpoint)) {
-        issues.push({ path: item.path, message: uniquenessMessage(def.name, def.endpointKey!, endpoint) });
+        issues.push(issueAt(item, [], uniquenessMessage(def.name, def.endpointKey!, endpoint)));
         continue;
       }
       keys.set(endpoint, item);
     }
     const ids = byId.get(def.name)!;
-    if (ids.has(item.id))
-      issues.push({ path: item.path, message: uniquenessMessage(def.name, "primary key", item.id) });
+    if (ids.has(item.id)) issues.push(issueAt(item, [], uniquenessMessage(def.name, "primary key", item.id)));
     else ids.set(item.id, item);
   }
   return { byId, byKey };
@@ -359,38 +402,54 @@ function resolveReferences(item: Item, index: Index, issues: DeclarativeIssue[])
     } else {
       item.unresolved.add(fk.field);
       const shown = typeof v === "string" ? v : JSON.stringify(v);
-      issues.push({
-        path: [...item.path, fk.field],
-        message: `invalid reference '${fk.field}: ${shown}' (no such entry in '${fk.reference}')`,
-      });
+      const message = `invalid reference '${fk.field}: ${shown}' (no such entry in '${fk.reference}')`;
+      issues.push(issueAt(item, [fk.field], message));
     }
   }
 }
 
-function addFieldIssues(
-  prefix: PathSegment[],
-  fields: FieldErrors | unknown,
-  issues: DeclarativeIssue[],
-): void {
-  if (typeof fields === "string") {
-    issues.push({ path: prefix, message: fields });
-  } else if (Array.isArray(fields)) {
-    fields.forEach((f, i) => {
-      addFieldIssues([...prefix, i], f, issues);
+/** A problem in one entity; `field` is the path inside it (empty for the entity as a whole). */
+function issueAt(item: Item, field: PathSegment[], message: string): DeclarativeIssue {
+  return {
+    path: [...item.path, ...field],
+    message,
+    entity: { type: item.def.name, input: entityInput(item), at: item.path.length },
+  };
+}
+
+/** The entity as Kong's flattened errors show it: as written, children left out, a nested child's parent by id. */
+function entityInput(item: Item): Record<string, unknown> {
+  if (item.input) return item.input;
+  const children = NESTED.get(item.def.name);
+  const input: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(item.source)) if (!children?.has(k)) input[k] = v;
+  const parentId = item.parent?.item.source.id;
+  if (item.parent && typeof parentId === "string" && isUuid(parentId))
+    input[item.parent.field] ??= { id: parentId };
+  item.input = input;
+  return input;
+}
+
+function addFieldIssues(item: Item, field: PathSegment[], errors: unknown, issues: DeclarativeIssue[]): void {
+  if (typeof errors === "string") {
+    issues.push(issueAt(item, field, errors));
+  } else if (Array.isArray(errors)) {
+    errors.forEach((e, i) => {
+      addFieldIssues(item, [...field, i], e, issues);
     });
-  } else if (fields && typeof fields === "object") {
-    for (const [k, v] of Object.entries(fields)) {
+  } else if (errors && typeof errors === "object") {
+    for (const [k, v] of Object.entries(errors)) {
       if (k === "@entity")
-        for (const m of v as string[]) issues.push({ path: [...prefix, "@entity"], message: m });
-      else addFieldIssues([...prefix, k], v, issues);
+        for (const m of v as string[]) issues.push(issueAt(item, [...field, "@entity"], m));
+      else addFieldIssues(item, [...field, k], v, issues);
     }
   }
 }
 
 /** Unique fields other than the endpoint key (already checked while indexing), e.g. consumers' `custom_id`. */
 function checkUniqueFields(table: ConfigTable, items: Item[], issues: DeclarativeIssue[]): void {
-  const pathById = new Map<string, PathSegment[]>();
-  for (const item of items) pathById.set(`${item.def.name}:${item.id}`, item.path);
+  const itemById = new Map<string, Item>();
+  for (const item of items) itemById.set(`${item.def.name}:${item.id}`, item);
   for (const def of ENTITIES) {
     for (const field of def.unique) {
       if (field === def.endpointKey) continue;
@@ -398,10 +457,9 @@ function checkUniqueFields(table: ConfigTable, items: Item[], issues: Declarativ
       for (const row of table[def.name as keyof ConfigTable] as Record<string, unknown>[]) {
         const v = row[field];
         if (v === null || v === undefined) continue;
-        if (seen.has(v)) {
-          const path = pathById.get(`${def.name}:${row.id}`) ?? [def.name];
-          issues.push({ path, message: uniquenessMessage(def.name, field, String(v)) });
-        }
+        const item = itemById.get(`${def.name}:${row.id}`);
+        if (seen.has(v) && item)
+          issues.push(issueAt(item, [], uniquenessMessage(def.name, field, String(v))));
         seen.add(v);
       }
     }

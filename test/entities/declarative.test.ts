@@ -262,6 +262,57 @@ describe("errors", () => {
   });
 });
 
+describe("flattened errors (POST /config?flatten_errors=1)", () => {
+  test("one entry per entity with its type, name, id, tags and field or entity errors", () => {
+    const svcId = "5d7a1c2b-3e4f-4a5b-8c6d-7e8f9a0b1c2d";
+    let error: DeclarativeError | undefined;
+    try {
+      parseDeclarative({
+        _format_version: "3.0",
+        services: [
+          {
+            id: svcId,
+            name: "svc",
+            host: "a.test",
+            tags: ["t1"],
+            routes: [{ name: "r", methods: ["get"], paths: ["x"] }],
+          },
+        ],
+        consumers: [{ tags: ["c"] }],
+      });
+    } catch (e) {
+      error = e as DeclarativeError;
+    }
+    const body = error!.toEntityError({ flatten: true }).body as unknown as { flattened_errors: unknown };
+    expect(body.flattened_errors).toEqual([
+      {
+        entity_type: "route",
+        entity_name: "r",
+        entity: { name: "r", methods: ["get"], paths: ["x"], service: { id: svcId } },
+        errors: [
+          { type: "field", field: "methods.1", message: "invalid value: get" },
+          {
+            type: "field",
+            field: "paths.1",
+            message: "should start with: / (fixed path) or ~/ (regex path)",
+          },
+        ],
+      },
+      {
+        entity_type: "consumer",
+        entity_tags: ["c"],
+        entity: { tags: ["c"] },
+        errors: [
+          {
+            type: "entity",
+            message: "at least one of these fields must be non-empty: 'custom_id', 'username'",
+          },
+        ],
+      },
+    ]);
+  });
+});
+
 describe("export shape", () => {
   const config = {
     _format_version: "3.0",
