@@ -3,7 +3,7 @@ import { connect, type Socket } from "node:net";
 import { createServer, type DetailedPeerCertificate, type TLSSocket } from "node:tls";
 import type { Server, WebSocketHandler } from "bun";
 import { logger } from "../../log/logger";
-import { certInfo, EKU_ANY, EKU_CLIENT_AUTH, sha256Hex } from "./certs";
+import { type CertInfo, certInfo, EKU_ANY, EKU_CLIENT_AUTH, EKU_SERVER_AUTH } from "./certs";
 
 const log = logger("clustering");
 
@@ -108,11 +108,6 @@ function intermediateCount(cert: DetailedPeerCertificate): number {
   return count;
 }
 
-function peerInfo(cert: DetailedPeerCertificate, ip: string): PeerInfo {
-  const info = certInfo(cert.raw);
-  return { commonName: info.commonName, sans: info.sans, notAfter: info.notAfter, digest: info.digest, ip };
-}
-
 async function revocationVerdict(
   cert: DetailedPeerCertificate,
   mode: ClusterOcspMode,
@@ -145,7 +140,7 @@ async function revocationVerdict(
 /** Kong's handshake check of the DP certificate, with gw's pki-mode additions (EKU, depth, allowed CNs). */
 async function verifyDataPlaneCert(
   socket: Pick<TLSSocket, "getPeerCertificate" | "authorized" | "authorizationError" | "remoteAddress">,
-  opts: Pick<ClusterListenerOptions<unknown>, "mode" | "certPem" | "ocsp" | "allowedCommonNames">,
+  opts: Pick<ClusterListenerOptions<unknown>, "mode" | "ocsp" | "allowedCommonNames">,
   ownDigest: string,
 ): Promise<Verdict> {
   const cert = socket.getPeerCertificate(true);
@@ -155,9 +150,10 @@ async function verifyDataPlaneCert(
       "set cluster_cert and cluster_cert_key on the data plane",
     );
   }
-  const peer = peerInfo(cert, socket.remoteAddress ?? "");
+  const { commonName, sans, notAfter, digest, extKeyUsage } = certInfo(cert.raw);
+  const peer: PeerInfo = { commonName, sans, notAfter, digest, ip: socket.remoteAddress ?? "" };
   if (opts.mode === "shared") {
-    if (sha256Hex(cert.raw) === ownDigest) return { ok: true, peer };
+    if (digest === ownDigest) return { ok: true, peer };
     return reject(
       "data plane presented incorrect client certificate during handshake (digest does not match the control plane certificate)",
       "give the data plane the control plane's cluster_cert and cluster_cert_key (cluster_mtls = shared uses one pair on every node)",
@@ -165,8 +161,7 @@ async function verifyDataPlaneCert(
   }
   if (!socket.authorized) return chainRejection(String(socket.authorizationError ?? "unknown error"), peer);
   if (intermediateCount(cert) > VERIFY_DEPTH) return depthRejection();
-  const eku = certInfo(cert.raw).extKeyUsage;
-  if (!eku.includes(EKU_CLIENT_AUTH) && !eku.includes(EKU_ANY)) return clientAuthRejection();
+  if (!extKeyUsage.includes(EKU_CLIENT_AUTH) && !extKeyUsage.includes(EKU_ANY)) return clientAuthRejection();
   const allowed = opts.allowedCommonNames ?? [];
   if (allowed.length > 0 && !allowed.includes(peer.commonName ?? "")) {
     return reject(
@@ -203,6 +198,21 @@ function forward(
   tlsSocket.on("error", close).on("close", close);
 }
 
+/** Problems with the CP's own cluster_cert that every DP would otherwise report one by one. */
+function warnAboutOwnCert(own: CertInfo, mode: ClusterMtlsMode): void {
+  if (own.notAfter * 1000 < Date.now()) {
+    log.warn(
+      `cluster_cert expired at ${new Date(own.notAfter * 1000).toISOString()}: data planes will refuse this control plane; renew it`,
+    );
+  }
+  const eku = own.extKeyUsage;
+  if (mode === "pki" && eku.length > 0 && !eku.includes(EKU_SERVER_AUTH) && !eku.includes(EKU_ANY)) {
+    log.warn(
+      "cluster_cert has no extended key usage serverAuth: data planes will refuse this control plane; issue it with EKU serverAuth",
+    );
+  }
+}
+
 /** Starts the cluster listener; resolves once it accepts connections on `port` (0 picks one). */
 export async function startClusterListener<T>(opts: ClusterListenerOptions<T>): Promise<ClusterListener> {
   if (opts.mode === "pki" && !opts.caPem) {
@@ -210,7 +220,9 @@ export async function startClusterListener<T>(opts: ClusterListenerOptions<T>): 
       "cluster_ca_cert: required when cluster_mtls = pki; set it to the CA that signs the data plane certificates",
     );
   }
-  const ownDigest = certInfo(opts.certPem).digest;
+  const own = certInfo(opts.certPem);
+  warnAboutOwnCert(own, opts.mode);
+  const ownDigest = own.digest;
   const peers = new Map<number, PeerInfo>();
 
   const inner = Bun.serve<T>({

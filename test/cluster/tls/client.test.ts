@@ -97,6 +97,9 @@ describe("pki mode: the DP checks the control plane certificate", () => {
     const outcome = await dial(l.port, clusterClientTls(settings));
     expect(outcome.message).toBeNull();
     expect(explainClusterError(outcome.error, settings)).toContain("not valid for TLS server authentication");
+    // The CP said so at start-up already.
+    expect(log.join("")).toContain("[warn]");
+    expect(log.join("")).toContain("cluster_cert has no extended key usage serverAuth");
   });
 
   test("a CP certificate from a CA other than cluster_ca_cert is refused", async () => {
