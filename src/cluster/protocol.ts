@@ -1,4 +1,7 @@
 /** Kong's sync v1 wire format (`/v1/outlet`): frame shapes, gzip'd reconfigure payloads, limits and timings. */
+import type { ConfigHashes } from "../entities/hash";
+
+export type { ConfigHashes };
 
 export const PING_INTERVAL_MS = 30_000;
 /** Kong drops a link after 1.5 ping intervals without traffic. */
@@ -17,15 +20,6 @@ export interface BasicInfo {
   process_conf?: Record<string, unknown>;
   filters?: Record<string, unknown>;
   labels?: Record<string, string>;
-}
-
-export interface ConfigHashes {
-  config: string;
-  routes: string;
-  services: string;
-  plugins: string;
-  upstreams: string;
-  targets: string;
 }
 
 /** CP → DP: the whole config, gzip'd JSON in a binary frame. */

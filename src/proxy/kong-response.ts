@@ -47,6 +47,8 @@ export interface KongErrorOptions {
   requestId: string;
   latencyMs: number;
   headers?: [string, string][];
+  /** Kong's `headers` setting can turn off `server_tokens`. */
+  serverHeader?: boolean;
 }
 
 /** A response Kong itself would send: its body template plus `Server`, `X-Kong-Response-Latency` and the request id. */
@@ -54,10 +56,10 @@ export function kongError(status: number, message: string, opts: KongErrorOption
   const [type, body] = render(opts.accept, message, opts.requestId);
   const headers: [string, string][] = [
     ["content-type", type],
-    ["server", SERVER_TOKEN],
     ["x-kong-response-latency", String(Math.round(opts.latencyMs))],
     ["x-kong-request-id", opts.requestId],
     ...(opts.headers ?? []),
   ];
+  if (opts.serverHeader !== false) headers.push(["server", SERVER_TOKEN]);
   return new Response(body, { status, headers });
 }

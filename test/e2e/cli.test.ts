@@ -78,7 +78,7 @@ describe("gw config parse", () => {
       `_format_version: "3.0"
 services:
   - name: s
-    url: http://example.com
+    host: example.com
     port: 99999
     routes:
       - name: r

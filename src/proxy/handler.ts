@@ -1,0 +1,374 @@
+/** The proxy's request path: route, run plugins, pick a peer, forward with retries, answer with Kong's headers. */
+import type { Server } from "bun";
+import type { AccessLog } from "../log/access-log";
+import { type ConfiguredPlugin, resolveSlot } from "../plugins/iterator";
+import type { LogEntry, PluginExit, RequestContext, ResponseView } from "../plugins/plugin";
+import { SERVER_TOKEN } from "../version";
+import type { Peer } from "./balancer";
+import { connectionTokens, isForwardedHeader, isHopByHop, isResponseHopByHop } from "./headers";
+import { KONG_MESSAGES, kongError } from "./kong-response";
+import { requestId } from "./request-id";
+import type { ProxySnapshot, ServicePlan } from "./snapshot";
+import { type UpstreamClient, UpstreamError, type UpstreamResponse } from "./upstream/client";
+
+const VIA = `1.1 ${SERVER_TOKEN}`;
+const HOST_SLOT = 1;
+const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"]);
+
+export interface ProxyDeps {
+  /** Read once per request: a config swap never shows a request half of two configs. */
+  snapshot(): ProxySnapshot;
+  client: UpstreamClient;
+  accessLog: AccessLog | null;
+  /** Peers whose X-Forwarded-* headers are believed (`trusted_ips`). */
+  trusted(ip: string): boolean;
+  /** Kong's `headers` setting: which of its own headers gw adds downstream. */
+  headers: { server: boolean; latency: boolean; requestId: boolean };
+  onRequest(status: number): void;
+}
+
+interface Listener {
+  protocol: "http" | "https";
+  port: number;
+}
+
+/** Per-request values the path through the handler needs, gathered once. */
+interface Exchange {
+  req: Request;
+  started: number;
+  id: string;
+  clientIp: string;
+  path: string;
+  query: string;
+  host: string;
+}
+
+function splitTarget(url: string): [string, string] {
+  const pathStart = url.indexOf("/", url.indexOf("//") + 2);
+  const q = url.indexOf("?", pathStart);
+  return q < 0 ? [url.slice(pathStart), ""] : [url.slice(pathStart, q), url.slice(q + 1)];
+}
+
+export function createProxyHandler(deps: ProxyDeps, listener: Listener) {
+  return async function proxy(req: Request, server: Server<unknown>): Promise<Response> {
+    const [path, query] = splitTarget(req.url);
+    const ex: Exchange = {
+      req,
+      started: performance.now(),
+      id: requestId(),
+      clientIp: server.requestIP(req)?.address ?? "",
+      path,
+      query,
+      host: req.headers.get("host") ?? "",
+    };
+    const res = await handle(deps, listener, ex);
+    deps.onRequest(res.status);
+    deps.accessLog?.write({
+      remoteAddr: ex.clientIp,
+      method: req.method,
+      target: query ? `${path}?${query}` : path,
+      httpVersion: "1.1",
+      status: res.status,
+      bytesSent: Number(res.headers.get("content-length") ?? 0),
+      referer: req.headers.get("referer"),
+      userAgent: req.headers.get("user-agent"),
+      requestId: ex.id,
+    });
+    return res;
+  };
+}
+
+async function handle(deps: ProxyDeps, listener: Listener, ex: Exchange): Promise<Response> {
+  const snap = deps.snapshot();
+  const match = snap.router.match({
+    method: ex.req.method,
+    host: ex.host,
+    port: listener.port,
+    path: ex.path,
+    headers: ex.req.headers,
+    protocol: listener.protocol,
+  });
+  if (!match) return generated(deps, ex, 404, KONG_MESSAGES.noRoute);
+  if (match.httpsRequired) return httpsRequired(deps, ex, match.route.https_redirect_status_code ?? 426);
+  const plan = match.route.service ? snap.services.get(serviceId(match.route.service)) : undefined;
+  if (!plan) return generated(deps, ex, 503, "no Service found with those values");
+
+  const chain = snap.plugins.chainFor(match.route.id, plan.id);
+  const ctx = chain.length ? newContext(ex, listener, match.route.id, plan.id) : null;
+  const ran: ConfiguredPlugin[] = [];
+  if (ctx) {
+    for (const slot of chain) {
+      const configured = resolveSlot(slot, ctx.consumer?.id ?? null, listener.protocol);
+      if (!configured) continue;
+      ran.push(configured);
+      const exit = configured.def.access
+        ? await configured.def.access(ctx, configured.config, snap.pluginServices)
+        : undefined;
+      if (exit) return finish(ex, ctx, ran, pluginExit(deps, ex, exit), true);
+    }
+  }
+
+  const upstreamPath = ctx?.upstreamPath ?? match.upstreamPath;
+  const query = ctx ? ctx.query : ex.query;
+  const target = query ? `${upstreamPath}?${query}` : upstreamPath;
+  const headers = upstreamHeaders(deps, ex, listener, match, ctx);
+  const preservedHost = match.route.preserve_host && ex.host ? ex.host : null;
+  const proxyLatency = performance.now() - ex.started;
+  let upstream: UpstreamResponse;
+  try {
+    upstream = await forward(deps, plan, ex, target, headers, preservedHost, ctx);
+  } catch (e) {
+    return finish(ex, ctx, ran, upstreamFailure(deps, ex, e), true);
+  }
+  const response = downstream(deps, ex, upstream, proxyLatency);
+  return finish(ex, ctx, ran, response, false, upstream);
+}
+
+const serviceId = (ref: { id: string } | string) => (typeof ref === "string" ? ref : ref.id);
+
+function newContext(ex: Exchange, listener: Listener, routeId: string, svcId: string): RequestContext {
+  return {
+    req: ex.req,
+    method: ex.req.method,
+    path: ex.path,
+    query: ex.query,
+    host: ex.host,
+    clientIp: ex.clientIp,
+    requestId: ex.id,
+    protocol: listener.protocol,
+    routeId,
+    serviceId: svcId,
+    consumer: null,
+    credential: null,
+    authenticatedGroups: null,
+    upstreamHeaders: new Map(),
+    upstreamPath: null,
+    upstreamBody: null,
+    responseHeaders: [],
+    shared: {},
+  };
+}
+
+/** The header block sent upstream: the client's headers minus hop-by-hop ones, plus Kong's proxy headers. */
+function upstreamHeaders(
+  deps: ProxyDeps,
+  ex: Exchange,
+  listener: Listener,
+  match: { strippedPrefix: string },
+  ctx: RequestContext | null,
+): string[] {
+  // Host goes first: its value is per attempt (balanced retries change it), filled by forward() at HOST_SLOT.
+  const out: string[] = ["host", ""];
+  const trusted = deps.trusted(ex.clientIp);
+  const dropped = connectionTokens(ex.req.headers.get("connection"));
+  const forwarded = new Map<string, string>();
+  for (const [name, value] of ex.req.headers) {
+    if (isHopByHop(name) || dropped?.has(name)) continue;
+    if (isForwardedHeader(name)) forwarded.set(name, value);
+    else if (!ctx?.upstreamHeaders.has(name)) out.push(name, value);
+  }
+  const fromClient = (name: string, ours: string) => (trusted && forwarded.get(name)) || ours;
+  out.push(
+    "x-forwarded-proto",
+    fromClient("x-forwarded-proto", listener.protocol),
+    "x-forwarded-host",
+    fromClient("x-forwarded-host", ex.host.replace(/:\d+$/, "")),
+    "x-forwarded-port",
+    fromClient("x-forwarded-port", String(listener.port)),
+    "x-forwarded-path",
+    fromClient("x-forwarded-path", ex.path),
+  );
+  const prefix = fromClient("x-forwarded-prefix", match.strippedPrefix !== "/" ? match.strippedPrefix : "");
+  if (prefix) out.push("x-forwarded-prefix", prefix);
+  // Kong appends to a client's X-Forwarded-For whether or not the peer is trusted (nginx's $proxy_add_x_forwarded_for).
+  const xff = forwarded.get("x-forwarded-for");
+  const via = forwarded.get("via");
+  out.push("x-forwarded-for", xff ? `${xff}, ${ex.clientIp}` : ex.clientIp);
+  out.push("x-real-ip", ex.clientIp);
+  out.push("via", via ? `${via}, ${VIA}` : VIA);
+  out.push("x-kong-request-id", ex.id);
+  if (ctx) {
+    for (const [name, value] of ctx.upstreamHeaders) if (value !== null) out.push(name, value);
+  }
+  return out;
+}
+
+/** Kong's retries: a new peer for connection failures, never a resend of a non-idempotent request once sent. */
+async function forward(
+  deps: ProxyDeps,
+  plan: ServicePlan,
+  ex: Exchange,
+  target: string,
+  headers: string[],
+  preservedHost: string | null,
+  ctx: RequestContext | null,
+): Promise<UpstreamResponse> {
+  const body = ctx?.upstreamBody ?? (ex.req.body ? ex.req.body : null);
+  const replayable = body === null || typeof body === "string" || body instanceof Uint8Array;
+  const tried = plan.balanced ? new Set<Peer>() : null;
+  let lastError: unknown;
+  for (let attempt = 0; attempt <= plan.retries; attempt++) {
+    const next = plan.next(tried);
+    if (!next) {
+      if (lastError) throw lastError;
+      throw new NoPeerError();
+    }
+    headers[HOST_SLOT] = preservedHost ?? next.hostHeader;
+    try {
+      return await deps.client.request(
+        next.endpoint,
+        {
+          method: ex.req.method,
+          target,
+          headers,
+          body: typeof body === "string" ? new TextEncoder().encode(body) : body,
+          bodyLength: bodyLength(ex.req, body),
+          signal: ex.req.signal,
+        },
+        plan.timeouts,
+      );
+    } catch (e) {
+      lastError = e;
+      const retryable =
+        e instanceof UpstreamError &&
+        (e.kind === "connect" || e.kind === "tls" || (e.kind === "timeout" && !e.requestSent)) &&
+        (replayable || !e.requestSent) &&
+        (!e.requestSent || IDEMPOTENT.has(ex.req.method));
+      if (!retryable || ex.req.signal.aborted) throw e;
+    }
+  }
+  throw lastError;
+}
+
+class NoPeerError extends Error {}
+
+/** A streamed client body keeps its announced length upstream rather than being re-chunked. */
+function bodyLength(req: Request, body: unknown): number | undefined {
+  if (!(body instanceof ReadableStream)) return undefined;
+  const announced = req.headers.get("content-length");
+  return announced === null ? undefined : Number(announced);
+}
+
+function upstreamFailure(deps: ProxyDeps, ex: Exchange, e: unknown): Response {
+  if (e instanceof NoPeerError) return generated(deps, ex, 503, KONG_MESSAGES.noPeer);
+  if (e instanceof UpstreamError && e.kind === "timeout")
+    return generated(deps, ex, 504, KONG_MESSAGES.timeout);
+  return generated(deps, ex, 502, KONG_MESSAGES.badGateway);
+}
+
+function downstream(deps: ProxyDeps, ex: Exchange, up: UpstreamResponse, proxyLatency: number): Response {
+  const headers: [string, string][] = [];
+  let hasServer = false;
+  let via: string | null = null;
+  const h = up.headers;
+  for (let i = 0; i < h.length; i += 2) {
+    const name = h[i]!.toLowerCase();
+    if (isResponseHopByHop(name)) continue;
+    if (name === "via") {
+      via = h[i + 1]!;
+      continue;
+    }
+    if (name === "server") hasServer = true;
+    headers.push([h[i]!, h[i + 1]!]);
+  }
+  if (deps.headers.server) {
+    headers.push(["via", via ? `${via}, ${VIA}` : VIA]);
+    if (!hasServer) headers.push(["server", SERVER_TOKEN]);
+  } else if (via) headers.push(["via", via]);
+  if (deps.headers.latency) {
+    headers.push(["x-kong-upstream-latency", String(Math.round(up.firstByteMs))]);
+    headers.push(["x-kong-proxy-latency", String(Math.round(proxyLatency))]);
+  }
+  if (deps.headers.requestId) headers.push(["x-kong-request-id", ex.id]);
+  const noBody = ex.req.method === "HEAD" || up.status === 204 || up.status === 304;
+  return new Response(noBody ? null : up.body, { status: up.status, statusText: up.statusText, headers });
+}
+
+function generated(
+  deps: ProxyDeps,
+  ex: Exchange,
+  status: number,
+  message: string,
+  extra?: [string, string][],
+) {
+  return kongError(status, message, {
+    accept: ex.req.headers.get("accept"),
+    requestId: ex.id,
+    latencyMs: performance.now() - ex.started,
+    headers: extra,
+    serverHeader: deps.headers.server,
+  });
+}
+
+function httpsRequired(deps: ProxyDeps, ex: Exchange, code: number): Response {
+  if (code === 426) {
+    return generated(deps, ex, 426, KONG_MESSAGES.useHttps, [
+      ["connection", "Upgrade"],
+      ["upgrade", "TLS/1.2, HTTP/1.1"],
+    ]);
+  }
+  const location = `https://${ex.host.replace(/:\d+$/, "")}${ex.path}${ex.query ? `?${ex.query}` : ""}`;
+  return new Response(null, { status: code, headers: { location, "x-kong-request-id": ex.id } });
+}
+
+function pluginExit(deps: ProxyDeps, ex: Exchange, exit: PluginExit): Response {
+  if (exit.body !== undefined) {
+    const body = typeof exit.body === "string" ? exit.body : JSON.stringify(exit.body);
+    const headers: [string, string][] = [["x-kong-request-id", ex.id], ...(exit.headers ?? [])];
+    if (typeof exit.body !== "string") headers.push(["content-type", "application/json; charset=utf-8"]);
+    return new Response(body, { status: exit.status, headers });
+  }
+  return generated(deps, ex, exit.status, exit.message ?? "", exit.headers);
+}
+
+/** Header and log phases, for the plugins that ran; response plugins may rewrite status, headers and body. */
+async function finish(
+  ex: Exchange,
+  ctx: RequestContext | null,
+  ran: ConfiguredPlugin[],
+  res: Response,
+  generatedByGw: boolean,
+  upstream?: UpstreamResponse,
+): Promise<Response> {
+  if (!ctx || ran.length === 0) return res;
+  const view: ResponseView = { status: res.status, headers: [], generated: generatedByGw };
+  for (const [k, v] of res.headers) view.headers.push(k, v);
+  for (const [k, v] of ctx.responseHeaders) view.headers.push(k, v);
+  for (const p of ran) p.def.headerFilter?.(ctx, p.config, view);
+  let body: ReadableStream<Uint8Array> | Uint8Array<ArrayBuffer> | null = res.body;
+  const filters = ran.filter((p) => p.def.bodyFilter);
+  if (filters.length && res.body) {
+    let bytes: Uint8Array = new Uint8Array(await res.arrayBuffer());
+    for (const p of filters) bytes = p.def.bodyFilter!(ctx, p.config, bytes, view);
+    body = new Uint8Array(bytes);
+    removeHeader(view.headers, "content-length");
+  }
+  const pairs: [string, string][] = [];
+  for (let i = 0; i < view.headers.length; i += 2) pairs.push([view.headers[i]!, view.headers[i + 1]!]);
+  const out = new Response(body, { status: view.status, headers: pairs });
+  const loggers = ran.filter((p) => p.def.log);
+  if (loggers.length) {
+    const now = performance.now();
+    const entry: LogEntry = {
+      status: view.status,
+      latencies: {
+        request: now - ex.started,
+        kong: now - ex.started - (upstream?.firstByteMs ?? 0),
+        proxy: upstream?.firstByteMs ?? 0,
+      },
+      bytesSent: Number(out.headers.get("content-length") ?? 0),
+      upstreamUri: ctx.upstreamPath ?? ex.path,
+      startedAt: Date.now() - Math.round(now - ex.started),
+    };
+    queueMicrotask(() => {
+      for (const p of loggers) p.def.log!(ctx, p.config, entry);
+    });
+  }
+  return out;
+}
+
+function removeHeader(flat: string[], name: string): void {
+  for (let i = flat.length - 2; i >= 0; i -= 2) {
+    if (flat[i]!.toLowerCase() === name) flat.splice(i, 2);
+  }
+}

@@ -1,0 +1,36 @@
+/** Starts the Admin API on `admin_listen` (traditional and control plane roles). */
+import type { Hono } from "hono";
+import { type AdminDeps, adminApp } from "../admin/app";
+import { logger } from "../log/logger";
+import { publicSettings } from "../settings";
+import type { NodeKit } from "./kit";
+
+const log = logger("admin");
+
+export function startAdmin(
+  kit: NodeKit,
+  deps: Pick<AdminDeps, "store" | "pluginsInUse">,
+  extend?: (app: Hono) => void,
+) {
+  const app = adminApp({
+    ...deps,
+    nodeId: kit.id,
+    publicSettings: publicSettings(kit.settings),
+    plugins: kit.plugins,
+    pluginSchemas: kit.pluginSchemas,
+    serverStats: kit.metrics.stats,
+    extend,
+  });
+  for (const listen of kit.settings.admin_listen) {
+    if (listen.ssl) {
+      log.warn(
+        `admin_listen ${listen.host}:${listen.port} ssl: TLS on the Admin API is not supported yet; skipped`,
+      );
+      continue;
+    }
+    const server = Bun.serve({ hostname: listen.host, port: listen.port, fetch: app.fetch });
+    kit.inFlight.push(() => server.pendingRequests);
+    kit.closers.push(() => server.stop(true));
+    log.info(`Admin API listening on ${listen.host}:${listen.port}`);
+  }
+}
