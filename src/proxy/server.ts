@@ -19,7 +19,11 @@ export interface ProxyServers {
   stop(): Promise<void>;
 }
 
-export function startProxy(listens: readonly ProxyListen[], deps: ProxyDeps, tls: ProxyTls | null): ProxyServers {
+export function startProxy(
+  listens: readonly ProxyListen[],
+  deps: ProxyDeps,
+  tls: ProxyTls | null,
+): ProxyServers {
   const servers = listens.map((listen) => {
     const protocol = listen.ssl ? "https" : "http";
     const handler = createProxyHandler(deps, { protocol, port: listen.port });
