@@ -4,6 +4,7 @@ import { setLogSink } from "../../src/log/logger";
 import { Election } from "../../src/resilience/election";
 import { type ConfigStorage, openStorage } from "../../src/resilience/storage/types";
 import { electionPrefix } from "../../src/resilience/storage/url";
+import { startGcsEmulator } from "../helpers/gcs-emulator";
 import { waitFor } from "../helpers/gw";
 import { type RunningS3rver, startS3rver } from "../helpers/s3rver";
 
@@ -32,9 +33,9 @@ afterAll(async () => {
 
 let prefixes = 0;
 /** Each test elects in its own prefix so leftovers from one cannot sway another. */
-async function cluster(env = s3.env) {
+async function cluster(env = s3.env, scheme = "s3") {
   const prefix = `t${++prefixes}`;
-  const storage = await openStorage(`s3://${BUCKET}/${prefix}`, env);
+  const storage = await openStorage(`${scheme}://${BUCKET}/${prefix}`, env);
   const changes = new Map<string, boolean[]>();
   const node = (nodeId: string) => {
     changes.set(nodeId, []);
@@ -170,6 +171,22 @@ describe("election on s3rver", () => {
       }
     } finally {
       setLogSink((line) => process.stderr.write(line));
+    }
+  });
+
+  test("the same election works on GCS (emulator)", async () => {
+    const gcs = await startGcsEmulator();
+    try {
+      const { node } = await cluster(gcs.env, "gcs");
+      const nodes = ["g1", "g2", "g3"].map(node);
+      const leader = await oneLeader(nodes);
+      await leader.stop();
+      const next = await oneLeader(nodes, "another node to take over on GCS");
+      expect(next).not.toBe(leader);
+    } finally {
+      await Promise.all(running.map((n) => n.stop()));
+      running = [];
+      await gcs.stop();
     }
   });
 
