@@ -1,7 +1,12 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type ClusterCert, certInfo, generateClusterCert } from "../../../src/cluster/tls/certs";
 import { type ClusterClientInput, clusterClientTls } from "../../../src/cluster/tls/client";
-import type { ClusterListener, ClusterOcspMode, PeerInfo } from "../../../src/cluster/tls/listener";
+import {
+  type ClusterListener,
+  type ClusterOcspMode,
+  type PeerInfo,
+  startClusterListener,
+} from "../../../src/cluster/tls/listener";
 import { freePort } from "../../helpers/gw";
 import { startOcspResponder } from "../../helpers/ocsp-responder";
 import { createTestPki, type Issued, type TestPki } from "../../helpers/pki";
@@ -275,6 +280,54 @@ describe("pki mode", () => {
 });
 
 describe("listener lifecycle", () => {
+  test("a 16 MiB frame (cluster_max_payload's default) crosses the TLS front intact both ways", async () => {
+    const cluster = await generateClusterCert();
+    const payload = new Uint8Array(16 * 1024 * 1024 - 1024).map((_, i) => (i * 7) % 251);
+    const received: number[] = [];
+    const l = await startClusterListener<null>({
+      host: "127.0.0.1",
+      port: 0,
+      certPem: cluster.certPem,
+      keyPem: cluster.keyPem,
+      mode: "shared",
+      fetch: (req, server) =>
+        server.upgrade(req, { data: null }) ? undefined : new Response(null, { status: 400 }),
+      websocket: {
+        maxPayloadLength: 32 * 1024 * 1024,
+        open: (ws) => {
+          ws.send(payload);
+        },
+        message: (ws, data) => {
+          received.push(Bun.hash(data as Uint8Array) === Bun.hash(payload) ? data.length : -1);
+          ws.close();
+        },
+      },
+    });
+    try {
+      const tls = clusterClientTls({
+        cluster_mtls: "shared",
+        cluster_cert: cluster.certPem,
+        cluster_cert_key: cluster.keyPem,
+        cluster_control_plane: `127.0.0.1:${l.port}`,
+      });
+      const ws = new WebSocket(`wss://127.0.0.1:${l.port}/v1/outlet`, { tls } as unknown as string[]);
+      ws.binaryType = "arraybuffer";
+      const first = await new Promise<Uint8Array>((resolve) =>
+        ws.addEventListener("message", (ev) => resolve(new Uint8Array(ev.data as ArrayBuffer)), {
+          once: true,
+        }),
+      );
+      expect(first.length).toBe(payload.length);
+      expect(Bun.hash(first)).toBe(Bun.hash(payload));
+      const closed = new Promise((resolve) => ws.addEventListener("close", resolve, { once: true }));
+      ws.send(first);
+      await closed;
+      expect(received).toEqual([payload.length]);
+    } finally {
+      await l.stop();
+    }
+  });
+
   test("stop() ends live DP links and frees the port", async () => {
     const cluster = await generateClusterCert();
     const l = await echoPeerListener({ certPem: cluster.certPem, keyPem: cluster.keyPem, mode: "shared" });
