@@ -89,9 +89,13 @@ export function array<T extends z.ZodType>(elements: T) {
   return z.array(elements, { error: typeError("expected an array") });
 }
 
-/** Kong's `set`: an array whose duplicates collapse. */
+/** Kong's `set`: an array whose duplicates collapse (first occurrence kept). */
 export function set<T extends z.ZodType>(elements: T) {
-  return meta(z.array(elements, { error: typeError("expected a set") }), { type: "set" });
+  const base = z.array(elements, { error: typeError("expected a set") });
+  return meta(
+    base.overwrite((values) => (new Set(values).size === values.length ? values : [...new Set(values)])),
+    { type: "set" },
+  );
 }
 
 export function map<V extends z.ZodType>(keys: z.ZodType<string>, values: V) {

@@ -168,6 +168,18 @@ describe("routes", () => {
     });
   });
 
+  test("sets drop duplicates, keeping the first occurrence; tags refuse commas and slashes", () => {
+    const r = ok("routes", { paths: ["/a"], methods: ["GET", "POST", "GET"], tags: ["x", "x", "ü"] });
+    expect([r.methods, r.tags]).toEqual([
+      ["GET", "POST"],
+      ["x", "ü"],
+    ]);
+    expect(fields("routes", { paths: ["/a"], tags: ["a,b", "c/d"] }).tags).toEqual([
+      "invalid tag 'a,b': expected printable ascii (except `,` and `/`) or valid utf-8 sequences",
+      "invalid tag 'c/d': expected printable ascii (except `,` and `/`) or valid utf-8 sequences",
+    ]);
+  });
+
   test("plain paths must be normalized the way Kong normalizes them", () => {
     expect(normalizePath("/a/./b/../c")).toBe("/a/c");
     expect(normalizePath("/%7euser/%2f")).toBe("/~user/%2F");
