@@ -373,14 +373,19 @@ function hasTopLevelAlternation(src: string): boolean {
   return false;
 }
 
-function uuidV5(namespace: string, name: string): string {
-  const hasher = new Bun.CryptoHasher("sha1");
-  hasher.update(Buffer.from(namespace.replace(/-/g, ""), "hex"));
-  hasher.update(name);
-  const d = hasher.digest();
+const SPLIT_NAMESPACE_BYTES = Buffer.from(SPLIT_NAMESPACE.replace(/-/g, ""), "hex");
+const utf8 = new TextEncoder();
+
+/** RFC 4122 UUIDv5 of `name` in Kong's split-route namespace. */
+function splitRouteId(name: string): string {
+  const nameBytes = utf8.encode(name);
+  const input = new Uint8Array(16 + nameBytes.length);
+  input.set(SPLIT_NAMESPACE_BYTES);
+  input.set(nameBytes, 16);
+  const d = Bun.SHA1.hash(input) as Uint8Array;
   d[6] = (d[6]! & 0x0f) | 0x50;
   d[8] = (d[8]! & 0x3f) | 0x80;
-  const hex = d.subarray(0, 16).toString("hex");
+  const hex = Buffer.from(d.buffer, d.byteOffset, 16).toString("hex");
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
@@ -476,7 +481,7 @@ function buildMatchers<R extends RouterRoute>(
   const groups = nonEmpty(route.paths) ? groupPaths(route.paths) : [null];
   return groups.map((paths, i) => ({
     ...base,
-    id: groups.length > 1 ? uuidV5(SPLIT_NAMESPACE, `${route.id}#${i + 1}`) : route.id,
+    id: groups.length > 1 ? splitRouteId(`${route.id}#${i + 1}`) : route.id,
     key: priorityKey(route, paths),
     plainPaths: paths && !isRegexPath(paths[0]!) ? paths : null,
     regexPaths:
@@ -493,6 +498,20 @@ function captureGroups(m: RegExpExecArray): RouteCaptures {
   const named: Record<string, string> = {};
   for (const [k, v] of Object.entries(m.groups ?? {})) if (v !== undefined) named[k] = v;
   return { unnamed: m.slice(1).map((v) => v ?? ""), named };
+}
+
+const ANY_HOST = [null];
+
+function fileAt<R>(root: RadixNode<EntryList<R>>, key: string, entry: Entry<R>, lists: EntryList<R>[]): void {
+  const node = radixNode(root, key, false);
+  node.value ??= tracked(newList(), lists);
+  node.value.entries.push(entry);
+}
+
+/** Lists are remembered so that, once all are filled, long ones can be indexed by header. */
+function tracked<R>(list: EntryList<R>, lists: EntryList<R>[]): EntryList<R> {
+  lists.push(list);
+  return list;
 }
 
 class IndexedRouter<R extends RouterRoute> implements Router<R> {
@@ -519,27 +538,20 @@ class IndexedRouter<R extends RouterRoute> implements Router<R> {
 
   /** Files one entry per host × path alternative; matchers come in rank order, so every list stays sorted. */
   private file(m: Matcher<R>, lists: EntryList<R>[]): void {
-    const track = (list: EntryList<R>) => {
-      lists.push(list);
-      return list;
-    };
-    const hosts: (HostPattern | null)[] = m.hosts ?? [null];
-    const plain = m.plainPaths?.map((p) => ({ key: p, regex: null })) ?? [];
-    const regexes = m.regexPaths?.map((re) => ({ key: literalPrefix(re), regex: re })) ?? [];
-    const paths = m.plainPaths || m.regexPaths ? [...plain, ...regexes] : null;
-    for (const h of hosts) {
+    const regexKeys = m.regexPaths?.map(literalPrefix);
+    for (const h of m.hosts ?? ANY_HOST) {
       const bucket = this.bucketFor(h);
       const port = h?.port ?? 0;
-      if (!paths) {
-        bucket.noPath ??= track(newList());
+      if (!m.plainPaths && !m.regexPaths) {
+        bucket.noPath ??= tracked(newList(), lists);
         bucket.noPath.entries.push({ m, port, regex: null });
+        continue;
       }
-      for (const p of paths ?? []) {
-        bucket.paths ??= newNode("");
-        const node = radixNode(bucket.paths, p.key, false);
-        node.value ??= track(newList());
-        node.value.entries.push({ m, port, regex: p.regex });
-      }
+      bucket.paths ??= newNode("");
+      for (const p of m.plainPaths ?? NO_PATHS) fileAt(bucket.paths, p, { m, port, regex: null }, lists);
+      m.regexPaths?.forEach((re, i) => {
+        fileAt(bucket.paths!, regexKeys![i]!, { m, port, regex: re }, lists);
+      });
     }
   }
 
