@@ -328,6 +328,37 @@ describe("listener lifecycle", () => {
     }
   });
 
+  test("the inner server turns away anyone who dials it directly, bypassing mTLS", async () => {
+    const cluster = await generateClusterCert();
+    let innerPort = 0;
+    const l = await startClusterListener<null>({
+      host: "127.0.0.1",
+      port: 0,
+      certPem: cluster.certPem,
+      keyPem: cluster.keyPem,
+      mode: "shared",
+      fetch: (_req, server) => {
+        innerPort = server.port!;
+        return new Response("hello DP");
+      },
+      websocket: { message() {} },
+    });
+    try {
+      const tls = clusterClientTls({
+        cluster_mtls: "shared",
+        cluster_cert: cluster.certPem,
+        cluster_cert_key: cluster.keyPem,
+        cluster_control_plane: `127.0.0.1:${l.port}`,
+      });
+      const viaFront = await fetch(`https://127.0.0.1:${l.port}/`, { tls });
+      expect(await viaFront.text()).toBe("hello DP");
+      const direct = await fetch(`http://127.0.0.1:${innerPort}/v1/outlet?node_id=x`);
+      expect(direct.status).toBe(403);
+    } finally {
+      await l.stop();
+    }
+  });
+
   test("stop() ends live DP links and frees the port", async () => {
     const cluster = await generateClusterCert();
     const l = await echoPeerListener({ certPem: cluster.certPem, keyPem: cluster.keyPem, mode: "shared" });
