@@ -159,7 +159,8 @@ export function fk(reference: string, onDelete: "cascade" | "restrict" = "restri
   return onDelete === "cascade" ? meta(base, { type: "foreign", reference, on_delete: onDelete }) : base;
 }
 
-const TAG_RE = /^[\x21-\x2b\x2d\x2e\x30-\x7e\u0080-\u{10ffff}]+$/u;
+// Kong's pattern (Lua decimal escapes) admits the space too: printable ASCII but `,` and `/`, plus UTF-8.
+const TAG_RE = /^[\x20-\x2b\x2d\x2e\x30-\x7e\u0080-\u{10ffff}]+$/u;
 export const tag = () =>
   check(str(), (v) =>
     TAG_RE.test(v)
@@ -216,11 +217,6 @@ function withPort(type: HostPort["type"], host: string, raw: string | undefined)
   if (raw === undefined || raw === "") return { type, host, port: null };
   const port = Number(raw);
   return port > 65535 ? "invalid port number" : { type, host, port };
-}
-
-/** `host[:port]` text with Kong's IPv6 brackets; used for targets (`default` port appended). */
-export function formatHostPort(p: HostPort, defaultPort: number): string {
-  return `${p.host}:${p.port ?? defaultPort}`;
 }
 
 export function validateHost(host: string): string | undefined {
