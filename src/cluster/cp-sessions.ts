@@ -100,7 +100,8 @@ export class DataPlaneSessions {
   }
 
   readonly websocket: WebSocketHandler<Session> = {
-    maxPayloadLength: 0,
+    // DPs send only pings and small reports; this bounds what a misbehaving one can make us buffer.
+    maxPayloadLength: 1 << 20,
     idleTimeout: PING_WAIT_MS / 1000,
     sendPings: false,
     perMessageDeflate: false,
