@@ -10,7 +10,7 @@ import {
   setUpstreamBody,
   withoutQueryArg,
 } from "./common";
-import { definePlugin, type PluginExit, type RequestContext } from "./plugin";
+import { definePlugin, type PluginExit, type PluginServices, type RequestContext } from "./plugin";
 
 export const keyAuthSchema = z.strictObject({
   key_names: req(array(headerName()).default(["apikey"])),
@@ -39,11 +39,14 @@ const unauthorized = (message: string, conf: KeyAuthConfig): PluginExit => ({
 });
 
 type Found = { key: string } | { duplicate: true } | null;
+type Body = Record<string, unknown> | null;
 
-/** Kong's search order per key name: header, then query, then body; the first name that yields a value wins. */
-async function findKey(ctx: RequestContext, conf: KeyAuthConfig): Promise<Found> {
+/**
+ * Kong's search order per key name: header, then query, then body; the first name that yields a value wins.
+ * Synchronous: the body, when it is searched at all, was parsed beforehand.
+ */
+function findKey(ctx: RequestContext, conf: KeyAuthConfig, body: Body): Found {
   const query = conf.key_in_query && ctx.query ? new URLSearchParams(ctx.query) : null;
-  let body: Record<string, unknown> | null | undefined;
   for (const name of conf.key_names) {
     // nginx drops client headers with underscores; Kong's lookup maps `_` in a key name to `-`.
     let value: unknown = conf.key_in_header ? ctx.req.headers.get(name.replaceAll("_", "-")) : null;
@@ -51,12 +54,9 @@ async function findKey(ctx: RequestContext, conf: KeyAuthConfig): Promise<Found>
       const all = query.getAll(name);
       value = all.length > 1 ? all : (all[0] ?? null);
     }
-    if ((value === null || value === undefined) && conf.key_in_body) {
-      body ??= await parsedBody(ctx);
-      value = body?.[name] ?? null;
-    }
+    if (value === null && body) value = body[name] ?? null;
     if (typeof value === "string") {
-      if (conf.hide_credentials) await hideKey(ctx, conf, name);
+      if (conf.hide_credentials) hideKey(ctx, name, body);
       return { key: value };
     }
     if (Array.isArray(value)) return { duplicate: true };
@@ -64,16 +64,37 @@ async function findKey(ctx: RequestContext, conf: KeyAuthConfig): Promise<Found>
   return null;
 }
 
-async function hideKey(ctx: RequestContext, conf: KeyAuthConfig, name: string): Promise<void> {
+function hideKey(ctx: RequestContext, name: string, body: Body): void {
   ctx.upstreamHeaders.set(name.toLowerCase(), null);
   ctx.query = withoutQueryArg(ctx.query, name);
-  if (!conf.key_in_body) return;
-  const body = await parsedBody(ctx);
   const kind = bodyKind(ctx.req.headers.get("content-type"));
   if (!body || !kind) return;
   const { [name]: _removed, ...rest } = body;
   const encoded = encodeBody(kind, rest);
   if (encoded !== null) setUpstreamBody(ctx, encoded);
+}
+
+function authenticateKey(
+  ctx: RequestContext,
+  conf: KeyAuthConfig,
+  services: PluginServices,
+  body: Body,
+): PluginExit | undefined {
+  const found = findKey(ctx, conf, body);
+  let rejection: PluginExit;
+  if (found && "duplicate" in found) rejection = unauthorized("Duplicate API key found", conf);
+  else if (!found || found.key === "") rejection = unauthorized("No API key found in request", conf);
+  else {
+    const credential = services.credentials<KeyAuthCredential>("keyauth_credentials", "key", found.key);
+    const consumer =
+      credential && credential.ttl !== 0 ? services.consumerById(credential.consumer.id) : null;
+    if (credential && consumer) {
+      authenticate(ctx, consumer, credential, credential.id);
+      return undefined;
+    }
+    rejection = unauthorized("Unauthorized", conf);
+  }
+  return failAuthentication(ctx, services, conf.anonymous, rejection);
 }
 
 export const keyAuth = definePlugin<KeyAuthConfig>({
@@ -82,24 +103,12 @@ export const keyAuth = definePlugin<KeyAuthConfig>({
   priority: 1250,
   configSchema: keyAuthSchema,
   noConsumer: true,
-  async access(ctx, conf, services) {
+  access(ctx, conf, services) {
     if (!conf.run_on_preflight && ctx.method === "OPTIONS") return undefined;
     // Logical OR between auth plugins: an earlier one already identified the client.
     if (conf.anonymous && ctx.credential) return undefined;
-    const found = await findKey(ctx, conf);
-    let rejection: PluginExit;
-    if (found && "duplicate" in found) rejection = unauthorized("Duplicate API key found", conf);
-    else if (!found || found.key === "") rejection = unauthorized("No API key found in request", conf);
-    else {
-      const credential = services.credentials<KeyAuthCredential>("keyauth_credentials", "key", found.key);
-      const consumer =
-        credential && credential.ttl !== 0 ? services.consumerById(credential.consumer.id) : null;
-      if (credential && consumer) {
-        authenticate(ctx, consumer, credential, credential.id);
-        return undefined;
-      }
-      rejection = unauthorized("Unauthorized", conf);
-    }
-    return failAuthentication(ctx, services, conf.anonymous, rejection);
+    // Only configs that search the body pay for reading it (and the async step).
+    if (!conf.key_in_body) return authenticateKey(ctx, conf, services, null);
+    return parsedBody(ctx).then((body) => authenticateKey(ctx, conf, services, body));
   },
 });

@@ -110,6 +110,8 @@ interface Compiled {
   /** Indexes into PERIODS of the configured limits, smallest window first. */
   periods: number[];
   limits: number[];
+  /** `X-RateLimit-Limit-<Period>` pairs; constant per config, so built once and shared by every response. */
+  limitHeaders: [string, string][];
   /** `route:service` of the plugin when the framework tells us (Kong's `conf.route_id`/`conf.service_id`). */
   scope: string | null;
 }
@@ -132,7 +134,8 @@ const compile = perConfig((conf: RateLimitingConfig): Compiled => {
     "route_id" in injected || "service_id" in injected
       ? `${injected.route_id ?? EMPTY_UUID}:${injected.service_id ?? EMPTY_UUID}`
       : null;
-  return { periods, limits, scope };
+  const limitHeaders = periods.map((p, i): [string, string] => [X_LIMIT[p]!, String(limits[i])]);
+  return { periods, limits, limitHeaders, scope };
 });
 
 // ---------------------------------------------------------------- windows
@@ -159,41 +162,36 @@ function windowStarts(nowSec: number): Float64Array {
 
 // ---------------------------------------------------------------- policies
 
-/** Usage of each configured period before this request, in `compiled.periods` order. */
-interface Policy {
-  usage(
-    conf: RateLimitingConfig,
-    c: Compiled,
-    key: string,
-    starts: Float64Array,
-  ): Promise<number[]> | number[];
-  /** Counts an admitted request; the Redis policy counted it already while reading usage. */
-  increment(c: Compiled, key: string, starts: Float64Array): void;
-}
-
 /** One counter per (scope, identifier): window start and count for each period, in one typed array. */
 const localCounters = new Map<string, Float64Array>();
 
-const localPolicy: Policy = {
-  usage(_conf, c, key, starts) {
-    const counter = localCounters.get(key);
-    return c.periods.map((p) => (counter && counter[p] === starts[p] ? counter[6 + p]! : 0));
-  },
-  increment(c, key, starts) {
-    let counter = localCounters.get(key);
-    if (!counter) {
-      counter = new Float64Array(12);
-      localCounters.set(key, counter);
+/** Usage per configured period; fills a scratch array the synchronous caller reads before anything else runs. */
+const scratch: number[] = [];
+
+function localUsage(c: Compiled, key: string, starts: Float64Array): number[] {
+  const counter = localCounters.get(key);
+  scratch.length = c.periods.length;
+  for (let i = 0; i < c.periods.length; i++) {
+    const p = c.periods[i]!;
+    scratch[i] = counter && counter[p] === starts[p] ? counter[6 + p]! : 0;
+  }
+  return scratch;
+}
+
+function localIncrement(c: Compiled, key: string, starts: Float64Array): void {
+  let counter = localCounters.get(key);
+  if (!counter) {
+    counter = new Float64Array(12);
+    localCounters.set(key, counter);
+  }
+  for (const p of c.periods) {
+    if (counter[p] !== starts[p]) {
+      counter[p] = starts[p]!;
+      counter[6 + p] = 0;
     }
-    for (const p of c.periods) {
-      if (counter[p] !== starts[p]) {
-        counter[p] = starts[p]!;
-        counter[6 + p] = 0;
-      }
-      counter[6 + p]!++;
-    }
-  },
-};
+    counter[6 + p]!++;
+  }
+}
 
 /** Drops counters whose every window has passed, so idle clients do not pile up. */
 function sweepLocalCounters(): void {
@@ -234,21 +232,23 @@ function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
 }
 
 /** Kong's realtime Redis policy: every request increments each window's key; the previous value is the usage. */
-const redisPolicy: Policy = {
-  async usage(conf, c, key, starts) {
-    const client = redisClient(conf.redis);
-    const sends: Promise<unknown>[] = [];
-    for (const p of c.periods) {
-      const redisKey = `ratelimit:${key}:${starts[p]}:${PERIODS[p]}`;
-      // Issued together so Bun pipelines them into one round trip.
-      sends.push(client.send("INCRBY", [redisKey, "1"]));
-      sends.push(client.send("EXPIRE", [redisKey, String(EXPIRATION[p]), "NX"]));
-    }
-    const replies = await withTimeout(Promise.all(sends), conf.redis.timeout);
-    return c.periods.map((_, i) => Number(replies[2 * i]) - 1);
-  },
-  increment() {},
-};
+async function redisUsage(
+  conf: RateLimitingConfig,
+  c: Compiled,
+  key: string,
+  starts: Float64Array,
+): Promise<number[]> {
+  const client = redisClient(conf.redis);
+  const sends: Promise<unknown>[] = [];
+  for (const p of c.periods) {
+    const redisKey = `ratelimit:${key}:${starts[p]}:${PERIODS[p]}`;
+    // Issued together so Bun pipelines them into one round trip.
+    sends.push(client.send("INCRBY", [redisKey, "1"]));
+    sends.push(client.send("EXPIRE", [redisKey, String(EXPIRATION[p]), "NX"]));
+  }
+  const replies = await withTimeout(Promise.all(sends), conf.redis.timeout);
+  return c.periods.map((_, i) => Number(replies[2 * i]) - 1);
+}
 
 // ---------------------------------------------------------------- access
 
@@ -296,7 +296,7 @@ function setHeaders(
       bestRemaining = remaining;
       reset = Math.max(1, EXPIRATION[p]! - Math.floor((nowMs - starts[p]!) / 1000));
     }
-    ctx.responseHeaders.push([X_LIMIT[p]!, String(c.limits[i])], [X_REMAINING[p]!, String(remaining)]);
+    ctx.responseHeaders.push(c.limitHeaders[i]!, [X_REMAINING[p]!, String(remaining)]);
   }
   ctx.responseHeaders.push(
     ["RateLimit-Limit", String(c.limits[best])],
@@ -306,37 +306,51 @@ function setHeaders(
   return reset;
 }
 
+/** Sets the headers and answers the rejection when a window is used up (Kong's `stop`). */
+function decide(
+  ctx: RequestContext,
+  conf: RateLimitingConfig,
+  c: Compiled,
+  usage: number[],
+  nowSec: number,
+  starts: Float64Array,
+): PluginExit | undefined {
+  let stop = -1;
+  for (let i = 0; i < c.periods.length; i++) if (c.limits[i]! - usage[i]! <= 0) stop = i;
+  const reset = conf.hide_client_headers ? 0 : setHeaders(ctx, c, usage, stop, nowSec * 1000, starts);
+  if (stop < 0) return undefined;
+  return {
+    status: conf.error_code,
+    message: conf.error_message,
+    headers: conf.hide_client_headers ? [] : [["Retry-After", String(reset)]],
+  };
+}
+
 export const rateLimiting = definePlugin<RateLimitingConfig>({
   name: "rate-limiting",
   version: "3.10.0",
   priority: 910,
   configSchema: rateLimitingSchema,
-  async access(ctx, conf): Promise<PluginExit | undefined> {
+  access(ctx, conf) {
     const c = compile(conf);
     const nowSec = Math.floor(Date.now() / 1000);
     const starts = windowStarts(nowSec);
     const key = `${c.scope ?? `${ctx.routeId ?? EMPTY_UUID}:${ctx.serviceId ?? EMPTY_UUID}`}:${identifier(ctx, conf)}`;
-    const policy = conf.policy === "redis" ? redisPolicy : localPolicy;
-    let usage: number[];
-    try {
-      usage = await policy.usage(conf, c, key, starts);
-    } catch (e) {
-      if (!conf.fault_tolerant) return { status: 500, message: "An unexpected error occurred" };
-      log.error(`failed to get usage: ${(e as Error).message}`);
-      return undefined;
+    if (conf.policy !== "redis") {
+      const exit = decide(ctx, conf, c, localUsage(c, key, starts), nowSec, starts);
+      if (!exit) localIncrement(c, key, starts);
+      return exit;
     }
-    let stop = -1;
-    for (let i = 0; i < usage.length; i++) if (c.limits[i]! - usage[i]! <= 0) stop = i;
-    const reset = conf.hide_client_headers ? 0 : setHeaders(ctx, c, usage, stop, nowSec * 1000, starts);
-    if (stop >= 0) {
-      return {
-        status: conf.error_code,
-        message: conf.error_message,
-        headers: conf.hide_client_headers ? [] : [["Retry-After", String(reset)]],
-      };
-    }
-    policy.increment(c, key, starts);
-    return undefined;
+    // The shared window starts move on with the clock; this request keeps its own.
+    const own = Float64Array.from(starts);
+    return redisUsage(conf, c, key, own).then(
+      (usage) => decide(ctx, conf, c, usage, nowSec, own),
+      (e: Error) => {
+        if (!conf.fault_tolerant) return { status: 500, message: "An unexpected error occurred" };
+        log.error(`failed to get usage: ${e.message}`);
+        return undefined;
+      },
+    );
   },
 });
 
