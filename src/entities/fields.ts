@@ -340,6 +340,17 @@ export function isNonEmpty(v: unknown): boolean {
   return true;
 }
 
+const regexes = new Map<string, RegExp>();
+
+function regex(source: string): RegExp {
+  let re = regexes.get(source);
+  if (!re) {
+    re = new RegExp(source);
+    regexes.set(source, re);
+  }
+  return re;
+}
+
 /** Answers the error text when `v` fails `m` (`undefined` when it passes); `then_match` errors read like Kong's. */
 export function matchError(m: Match, v: unknown): string | undefined {
   if (m.required && (v === undefined || v === null)) return msg.required;
@@ -347,7 +358,7 @@ export function matchError(m: Match, v: unknown): string | undefined {
   if (v === undefined || v === null) return undefined;
   if (m.one_of && !m.one_of.includes(v)) return msg.oneOf(m.one_of);
   if (m.not_one_of?.includes(v)) return `must not be one of: ${m.not_one_of.join(", ")}`;
-  if (m.match !== undefined && !(typeof v === "string" && new RegExp(m.match).test(v)))
+  if (m.match !== undefined && !(typeof v === "string" && regex(m.match).test(v)))
     return `invalid value: ${v}`;
   if (m.contains !== undefined && !(Array.isArray(v) && v.includes(m.contains)))
     return `expected to contain: ${m.contains}`;
@@ -421,7 +432,10 @@ export function runCheck(c: EntityCheck, e: Record<string, unknown>): CheckFailu
       entity: text ? text.replace("%s", list) : `at least one of these fields must be non-empty: ${list}`,
     };
   }
-  const err = c.custom_entity_check.fn(e);
+  // Kong runs custom checks only when every field they read is set.
+  const { field_sources, fn } = c.custom_entity_check;
+  if (field_sources.some((f) => e[f] === undefined || e[f] === null)) return undefined;
+  const err = fn(e);
   return err === undefined ? undefined : { entity: err };
 }
 
