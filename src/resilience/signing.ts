@@ -304,7 +304,10 @@ export async function openConfig(stored: SealedConfig, options: OpenOptions): Pr
   const cert = signerCertificate(metadata, options);
   const size = Number(metadata[META.size]);
   if (Number.isInteger(size) && body.length < size)
-    throw new ImportError("truncated", `it is truncated: ${body.length} of ${size} bytes`);
+    throw new ImportError(
+      "truncated",
+      `its body has ${body.length} of the ${size} bytes the exporter wrote (truncated, or replaced)`,
+    );
   if (
     !verify(
       digestFor(cert.publicKey),

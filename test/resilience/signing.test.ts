@@ -1,7 +1,4 @@
 import { beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import {
   ImportError,
   type OpenOptions,
@@ -9,6 +6,7 @@ import {
   type SealOptions,
   sealConfig,
 } from "../../src/resilience/signing";
+import { certDir, makeCert, type Pair } from "./certs";
 
 const VERSION = "3.10.0";
 const EXPORT = JSON.stringify({
@@ -20,82 +18,14 @@ const EXPORT = JSON.stringify({
   ],
 });
 
-interface Pair {
-  cert: string;
-  key: string;
-}
 let shared: Pair;
 let ca1: Pair;
 let leaf1: Pair;
 let leafRsa: Pair;
 let leaf2: Pair;
 
-function openssl(dir: string, ...args: string[]) {
-  const out = Bun.spawnSync(["openssl", ...args], { cwd: dir, stderr: "pipe" });
-  if (out.exitCode !== 0) throw new Error(`openssl ${args.join(" ")}: ${out.stderr.toString()}`);
-}
-
-/** `cn` self-signed (a CA or a shared-mode cert) or issued by `issuer`; EC P-384 like `hybrid gen_cert`, or RSA. */
-function makeCert(dir: string, name: string, issuer?: string, rsa = false): Pair {
-  const keyArgs = rsa
-    ? ["-newkey", "rsa:2048"]
-    : ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:secp384r1"];
-  const subj = `/CN=${name}`;
-  if (!issuer) {
-    openssl(
-      dir,
-      "req",
-      "-x509",
-      ...keyArgs,
-      "-nodes",
-      "-keyout",
-      `${name}.key`,
-      "-out",
-      `${name}.crt`,
-      "-subj",
-      subj,
-      "-days",
-      "30",
-    );
-  } else {
-    openssl(
-      dir,
-      "req",
-      "-new",
-      ...keyArgs,
-      "-nodes",
-      "-keyout",
-      `${name}.key`,
-      "-out",
-      `${name}.csr`,
-      "-subj",
-      subj,
-    );
-    openssl(
-      dir,
-      "x509",
-      "-req",
-      "-in",
-      `${name}.csr`,
-      "-CA",
-      `${issuer}.crt`,
-      "-CAkey",
-      `${issuer}.key`,
-      "-CAcreateserial",
-      "-out",
-      `${name}.crt`,
-      "-days",
-      "30",
-    );
-  }
-  return {
-    cert: readFileSync(join(dir, `${name}.crt`), "utf8"),
-    key: readFileSync(join(dir, `${name}.key`), "utf8"),
-  };
-}
-
 beforeAll(() => {
-  const dir = mkdtempSync(join(tmpdir(), "gw-signing-"));
+  const dir = certDir();
   shared = makeCert(dir, "kong_clustering");
   ca1 = makeCert(dir, "ca1");
   leaf1 = makeCert(dir, "dp1", "ca1");
@@ -268,7 +198,7 @@ describe("refusals", () => {
       openConfig({ body: sealed.body.slice(0, 40), metadata: sealed.metadata }, sharedOpts()),
     );
     expect(error.reason).toBe("truncated");
-    expect(error.message).toContain(`40 of ${sealed.body.length} bytes`);
+    expect(error.message).toContain(`40 of the ${sealed.body.length} bytes the exporter wrote`);
   });
 
   test("a signed body that is not JSON, or not an object, is refused", async () => {

@@ -1,13 +1,16 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { HeadObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { ImportError, openConfig, sealConfig } from "../../../src/resilience/signing";
 import {
   type ConfigStorage,
   openStorage,
   StorageConfigError,
   StorageError,
 } from "../../../src/resilience/storage/types";
+import { configKey } from "../../../src/resilience/storage/url";
 import { type RunningGcsEmulator, startGcsEmulator } from "../../helpers/gcs-emulator";
 import { type RunningS3rver, startS3rver } from "../../helpers/s3rver";
+import { certDir, makeCert, type Pair } from "../certs";
 
 // Real servers on a shared machine: calls can take seconds under load (bunfig's timeout is not applied per test).
 setDefaultTimeout(60_000);
@@ -16,8 +19,14 @@ const BUCKET = "gw-backends";
 let s3: RunningS3rver;
 let gcs: RunningGcsEmulator;
 
+const VERSION = "3.10.0";
+let pki: { shared: Pair; leafRsa: Pair };
+
 beforeAll(async () => {
   [s3, gcs] = await Promise.all([startS3rver({ buckets: [BUCKET] }), startGcsEmulator()]);
+  const dir = certDir();
+  makeCert(dir, "ca");
+  pki = { shared: makeCert(dir, "kong_clustering"), leafRsa: makeCert(dir, "dp-rsa", "ca", true) };
 });
 afterAll(async () => {
   await Promise.all([s3?.stop(), gcs?.stop()]);
@@ -84,6 +93,44 @@ describe.each(backends)("%s", (name, open) => {
     }
     await writer;
     expect(reads).toBeGreaterThan(5);
+  });
+
+  test("a sealed config survives storage, and a body rewritten in the bucket is refused", async () => {
+    const storage = await open();
+    const key = configKey(`${ns}/sealed`, VERSION);
+    const json = '{"_format_version":"3.0","routes":[{"name":"r","paths":["/r"]}]}';
+    // An RSA-2048 certificate's metadata fits S3's 2 KB too; the shared-mode seal is the one read back.
+    for (const pair of [pki.leafRsa, pki.shared]) {
+      const sealed = await sealConfig(json, {
+        keyPem: pair.key,
+        certPem: pair.cert,
+        nodeId: "node-1",
+        hostname: "backup-1",
+        version: VERSION,
+        hash: "0".repeat(32),
+        encryptionKey: "k",
+      });
+      await storage.put(key, sealed.body, sealed.metadata);
+    }
+    const opened = await openConfig((await storage.get(key))!, {
+      mode: "shared",
+      certPem: pki.shared.cert,
+      expectedVersion: VERSION,
+      encryptionKey: "k",
+    });
+    expect(opened.json).toBe(json);
+
+    // Someone with bucket write access replaces the body and keeps gw's metadata.
+    const stored = (await storage.get(key))!;
+    await storage.put(key, json.replace('"/r"', '"/x"'), stored.metadata);
+    const error = await openConfig((await storage.get(key))!, {
+      mode: "shared",
+      certPem: pki.shared.cert,
+      expectedVersion: VERSION,
+      encryptionKey: "k",
+    }).catch((e) => e);
+    expect(error).toBeInstanceOf(ImportError);
+    expect(error.message).toContain("refusing the fallback config");
   });
 
   test("list returns only keys under the prefix, across many objects", async () => {
