@@ -35,24 +35,37 @@ export type ValidateResult =
 
 type Issue = z.core.$ZodIssue;
 
-/** Kong's wording for the zod issues that carry no schema-level message. */
+const TYPE_NAMES: Record<string, string> = {
+  object: "a record",
+  record: "a map",
+  array: "an array",
+  int: "an integer",
+  integer: "an integer",
+};
+
+/** Kong's wording for the zod issues that carry no schema-level message (plugin schemas written in plain zod). */
 export function kongMessage(iss: z.core.$ZodRawIssue): string | undefined {
   switch (iss.code) {
     case "invalid_type":
       if (iss.input === undefined || iss.input === null) return msg.required;
-      return iss.expected === "object" ? "expected a record" : `expected a ${iss.expected}`;
+      return `expected ${TYPE_NAMES[iss.expected] ?? `a ${iss.expected}`}`;
     case "invalid_value":
       return msg.oneOf(iss.values.map(String));
     case "too_small":
-      return iss.origin === "number"
-        ? `value must be greater than ${iss.minimum}`
-        : msg.lenMin(Number(iss.minimum));
+      if (iss.origin !== "number" && iss.origin !== "bigint") return msg.lenMin(Number(iss.minimum));
+      return iss.inclusive
+        ? `value must be at least ${iss.minimum}`
+        : `value must be greater than ${iss.minimum}`;
     case "too_big":
-      return iss.origin === "number"
+      if (iss.origin !== "number" && iss.origin !== "bigint") return msg.lenMax(Number(iss.maximum));
+      return iss.inclusive
         ? `value must be at most ${iss.maximum}`
-        : msg.lenMax(Number(iss.maximum));
+        : `value must be less than ${iss.maximum}`;
+    case "not_multiple_of":
+      return `value must be a multiple of ${iss.divisor}`;
     case "invalid_format":
-      return `invalid value: ${String(iss.input)}`;
+    case "invalid_union":
+      return `invalid value: ${typeof iss.input === "string" ? iss.input : JSON.stringify(iss.input)}`;
     case "invalid_key":
       return "invalid key";
     default:

@@ -197,3 +197,44 @@ describe("plugins", () => {
     expect(patched.config).toEqual({ minute: 5, policy: "redis", redis: { host: "127.0.0.1", port: 6379 } });
   });
 });
+
+describe("plain zod plugin schemas get Kong's wording", () => {
+  const plain: PluginSchemas = new Map([
+    [
+      "plain",
+      {
+        schema: z.strictObject({
+          list: z.array(z.string()).optional(),
+          map: z.record(z.string(), z.string()).optional(),
+          nested: z.strictObject({ a: z.string() }).optional(),
+          count: z.number().int().min(1).max(10).optional(),
+          ratio: z.number().gt(0).lt(1).optional(),
+          mode: z.enum(["a", "b"]).optional(),
+          name: z.string().min(2).optional(),
+        }),
+      },
+    ],
+  ]);
+
+  test("types, ranges, enums and lengths", () => {
+    const body = violation(
+      "plugins",
+      {
+        name: "plain",
+        config: { list: "x", map: [], nested: "x", count: 0, ratio: 1, mode: "c", name: "x" },
+      },
+      { plugins: plain },
+    );
+    expect(body.fields).toEqual({
+      config: {
+        list: "expected an array",
+        map: "expected a map",
+        nested: "expected a record",
+        count: "value must be at least 1",
+        ratio: "value must be less than 1",
+        mode: "expected one of: a, b",
+        name: "length must be at least 2",
+      },
+    });
+  });
+});
