@@ -4,7 +4,7 @@ import { array, bool, opt, req, str, withChecks } from "../entities/fields";
 import { HEADERS, perConfig } from "./common";
 import { definePlugin, type PluginExit, type RequestContext } from "./plugin";
 
-const FIELDS = "'config.allow', 'config.deny'";
+const FIELDS = "'allow', 'deny'";
 
 export const aclSchema = withChecks(
   z.strictObject({
@@ -14,15 +14,14 @@ export const aclSchema = withChecks(
     always_use_authenticated_groups: req(bool().default(false)),
   }),
   [
+    { at_least_one_of: ["allow", "deny"] },
     {
       custom_entity_check: {
         field_sources: ["allow", "deny"],
-        fn: (c) => {
-          const set = [c.allow, c.deny].filter((v) => Array.isArray(v) && v.length > 0).length;
-          if (set > 1) return `only one of these fields must be non-empty: ${FIELDS}`;
-          if (set === 0) return `at least one of these fields must be non-empty: ${FIELDS}`;
-          return undefined;
-        },
+        fn: (c) =>
+          (c.allow as string[]).length > 0 && (c.deny as string[]).length > 0
+            ? `only one of these fields must be non-empty: ${FIELDS}`
+            : undefined,
       },
     },
   ],

@@ -43,10 +43,9 @@ const redisSchema = z
 const positive = () => num().gt(0, "value must be greater than 0");
 const limit = () => opt(positive());
 
+/** Kong's `custom_validator` of the config record: limits must not shrink as windows grow. */
 function periodsProblem(c: Record<string, unknown>): string | undefined {
   const set = PERIODS.filter((p) => typeof c[p] === "number");
-  if (set.length === 0)
-    return `at least one of these fields must be non-empty: ${PERIODS.map((p) => `'config.${p}'`).join(", ")}`;
   for (let i = 0; i < set.length; i++) {
     for (let j = i + 1; j < set.length; j++) {
       const lower = c[set[i]!] as number;
@@ -61,10 +60,6 @@ function periodsProblem(c: Record<string, unknown>): string | undefined {
 function policyProblem(c: Record<string, unknown>): string | undefined {
   const redis = c.redis as { host?: string | null } | undefined;
   const syncRate = c.sync_rate as number;
-  if (c.limit_by === "header" && !c.header_name)
-    return "failed conditional validation given value of field 'config.limit_by'";
-  if (c.limit_by === "path" && !c.path)
-    return "failed conditional validation given value of field 'config.limit_by'";
   if (c.policy !== "redis") {
     return syncRate !== SYNC_RATE_REALTIME ? "sync_rate can only be used with the redis policy" : undefined;
   }
@@ -74,33 +69,44 @@ function policyProblem(c: Record<string, unknown>): string | undefined {
   return undefined;
 }
 
+/** Kong's `conditional` check: `field` is required when `when` has the value `value`. */
+const requiredWhen = (when: string, value: string, field: string) => ({
+  conditional: {
+    if_field: when,
+    if_match: { one_of: [value] },
+    then_field: field,
+    then_match: { required: true as const },
+  },
+});
+
 export const rateLimitingSchema = withChecks(
-  z.strictObject({
-    second: limit(),
-    minute: limit(),
-    hour: limit(),
-    day: limit(),
-    month: limit(),
-    year: limit(),
-    limit_by: oneOf(["consumer", "credential", "ip", "service", "header", "path"]).default("consumer"),
-    header_name: opt(headerName()),
-    path: opt(path()),
-    policy: oneOf(["local", "redis"]).default("local"),
-    fault_tolerant: req(bool().default(true)),
-    redis: redisSchema,
-    hide_client_headers: req(bool().default(false)),
-    error_code: positive().default(429),
-    error_message: str().default("API rate limit exceeded"),
-    sync_rate: req(num().default(SYNC_RATE_REALTIME)),
-  }),
+  z
+    .strictObject({
+      second: limit(),
+      minute: limit(),
+      hour: limit(),
+      day: limit(),
+      month: limit(),
+      year: limit(),
+      limit_by: oneOf(["consumer", "credential", "ip", "service", "header", "path"]).default("consumer"),
+      header_name: opt(headerName()),
+      path: opt(path()),
+      policy: oneOf(["local", "redis"]).default("local"),
+      fault_tolerant: req(bool().default(true)),
+      redis: redisSchema,
+      hide_client_headers: req(bool().default(false)),
+      error_code: positive().default(429),
+      error_message: str().default("API rate limit exceeded"),
+      sync_rate: req(num().default(SYNC_RATE_REALTIME)),
+    })
+    .superRefine((c, ctx) => {
+      const problem = periodsProblem(c) ?? policyProblem(c);
+      if (problem) ctx.addIssue({ code: "custom", message: problem, path: [] });
+    }),
   [
-    { custom_entity_check: { field_sources: [...PERIODS], fn: periodsProblem } },
-    {
-      custom_entity_check: {
-        field_sources: ["policy", "redis", "limit_by", "header_name", "path", "sync_rate"],
-        fn: policyProblem,
-      },
-    },
+    { at_least_one_of: [...PERIODS] },
+    requiredWhen("limit_by", "header", "header_name"),
+    requiredWhen("limit_by", "path", "path"),
   ],
 );
 

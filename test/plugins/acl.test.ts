@@ -23,10 +23,10 @@ function authenticated(consumer: typeof admin): RequestContext {
 describe("acl config", () => {
   test("exactly one of allow and deny", () => {
     expect(configErrors(acl, {})).toEqual({
-      "@entity": ["at least one of these fields must be non-empty: 'config.allow', 'config.deny'"],
+      "@entity": ["at least one of these fields must be non-empty: 'allow', 'deny'"],
     });
     expect(configErrors(acl, { allow: ["a"], deny: ["b"] })).toEqual({
-      "@entity": ["only one of these fields must be non-empty: 'config.allow', 'config.deny'"],
+      "@entity": ["only one of these fields must be non-empty: 'allow', 'deny'"],
     });
     expect(config(acl, { allow: ["a"] })).toMatchObject({ hide_groups_header: false, deny: null });
   });

@@ -26,7 +26,7 @@ describe("rate-limiting config", () => {
   test("bad configs name the field and Kong's reason", () => {
     expect(configErrors(rateLimiting, {})).toEqual({
       "@entity": [
-        "at least one of these fields must be non-empty: 'config.second', 'config.minute', 'config.hour', 'config.day', 'config.month', 'config.year'",
+        "at least one of these fields must be non-empty: 'second', 'minute', 'hour', 'day', 'month', 'year'",
       ],
     });
     expect(configErrors(rateLimiting, { second: 10, minute: 5 })).toEqual({
@@ -38,6 +38,10 @@ describe("rate-limiting config", () => {
     });
     expect(configErrors(rateLimiting, { minute: 1, policy: "cluster" })).toEqual({
       policy: "expected one of: local, redis",
+    });
+    expect(configErrors(rateLimiting, { minute: 1, limit_by: "header" })).toEqual({
+      header_name: "required field missing",
+      "@entity": ["failed conditional validation given value of field 'limit_by'"],
     });
     expect(configErrors(rateLimiting, { minute: 1, sync_rate: 1 })).toEqual({
       "@entity": ["sync_rate can only be used with the redis policy"],
