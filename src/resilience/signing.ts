@@ -33,6 +33,7 @@ export const META = {
   signedAt: "gw-signed-at",
   size: "gw-size",
   cert: "gw-cert",
+  chain: "gw-chain",
   encryption: "gw-enc",
   salt: "gw-enc-salt",
   iv: "gw-enc-iv",
@@ -70,7 +71,10 @@ export class ImportError extends Error {
 export interface SealOptions {
   /** `cluster_cert_key` (PEM). */
   keyPem: string;
-  /** `cluster_cert` (PEM): carried along so PKI-mode importers can check it against their `cluster_ca_cert`. */
+  /**
+   * `cluster_cert` (PEM), leaf first, then any intermediates: carried along so PKI-mode importers can chain it to
+   * their `cluster_ca_cert`.
+   */
   certPem: string;
   /** `cluster_fallback_config_encryption_key`; when set the body is encrypted. */
   encryptionKey?: string;
@@ -173,8 +177,8 @@ function parseCertificate(pem: string, setting: string): X509Certificate {
 
 /** Signs (and, with `encryptionKey`, encrypts) a declarative export for upload. */
 export async function sealConfig(json: string, options: SealOptions): Promise<SealedConfig> {
-  const cert = parseCertificate(options.certPem, "cluster_cert");
-  const key = loadSigningKey(options.keyPem, cert);
+  const [cert, ...intermediates] = pemCertificates(options.certPem, "cluster_cert");
+  const key = loadSigningKey(options.keyPem, cert!);
   const plain = Buffer.from(json);
   const sealed = options.encryptionKey
     ? await encrypt(plain, options.encryptionKey, options.version)
@@ -187,7 +191,9 @@ export async function sealConfig(json: string, options: SealOptions): Promise<Se
     [META.hash]: options.hash,
     [META.signedAt]: String(Math.floor((options.now ?? new Date()).getTime() / 1000)),
     [META.size]: String(body.length),
-    [META.cert]: b64(cert.raw),
+    [META.cert]: b64(cert!.raw),
+    // Commas are outside the base64 alphabet, so they separate certificates unambiguously.
+    ...(intermediates.length ? { [META.chain]: intermediates.map((c) => b64(c.raw)).join(",") } : {}),
     ...sealed?.fields,
   };
   metadata[META.signature] = b64(sign(digestFor(key), signedBytes(metadata, body), key));
@@ -200,18 +206,53 @@ function pemCertificates(pem: string, setting: string): X509Certificate[] {
   return blocks.map((block) => parseCertificate(block, setting));
 }
 
+function metadataCertificate(der: string, field: string): X509Certificate {
+  try {
+    return new X509Certificate(Buffer.from(der, "base64"));
+  } catch {
+    throw new ImportError("untrusted_certificate", `its ${field} metadata is not a certificate`);
+  }
+}
+
 function uploaderCertificate(metadata: Record<string, string>): X509Certificate {
   const der = metadata[META.cert];
   if (!der)
     throw new ImportError("untrusted_certificate", "it carries no uploader certificate (gw-cert metadata)");
-  try {
-    return new X509Certificate(Buffer.from(der, "base64"));
-  } catch {
-    throw new ImportError(
-      "untrusted_certificate",
-      "its uploader certificate (gw-cert metadata) is not a certificate",
-    );
+  return metadataCertificate(der, META.cert);
+}
+
+const describeCert = (cert: X509Certificate) => cert.subject.replace(/\n/g, ", ");
+const issuedBy = (cert: X509Certificate, issuer: X509Certificate) =>
+  cert.checkIssued(issuer) && cert.verify(issuer.publicKey);
+
+/** Walks from the uploader through the intermediates it carried to one of the `cluster_ca_cert` certificates. */
+function chainToCa(
+  uploader: X509Certificate,
+  metadata: Record<string, string>,
+  caPem: string,
+  now: Date,
+): void {
+  const anchors = pemCertificates(caPem, "cluster_ca_cert");
+  const intermediates = (metadata[META.chain] ?? "")
+    .split(",")
+    .filter(Boolean)
+    .map((der) => metadataCertificate(der, META.chain));
+  let current = uploader;
+  for (let depth = 0; depth <= intermediates.length; depth++) {
+    if (now < current.validFromDate || now > current.validToDate)
+      throw new ImportError(
+        "untrusted_certificate",
+        `the certificate ${describeCert(current)} is not valid now (valid ${current.validFrom} to ${current.validTo})`,
+      );
+    if (anchors.some((ca) => issuedBy(current, ca))) return;
+    const next = intermediates.find((ca) => ca.ca && issuedBy(current, ca));
+    if (!next) break;
+    current = next;
   }
+  throw new ImportError(
+    "untrusted_certificate",
+    `its uploader certificate (${describeCert(uploader)}) was not issued by cluster_ca_cert`,
+  );
 }
 
 /** The certificate whose key must have signed: ours in shared mode, the uploader's (checked against the CA) in pki. */
@@ -231,20 +272,7 @@ function signerCertificate(metadata: Record<string, string>, options: OpenOption
       "untrusted_certificate",
       "cluster_mtls = pki requires cluster_ca_cert to check the uploader",
     );
-  const issuer = pemCertificates(options.caPem, "cluster_ca_cert").find(
-    (ca) => uploader.checkIssued(ca) && uploader.verify(ca.publicKey),
-  );
-  if (!issuer)
-    throw new ImportError(
-      "untrusted_certificate",
-      `its uploader certificate (${uploader.subject.replace(/\n/g, ", ")}) was not issued by cluster_ca_cert`,
-    );
-  const now = options.now ?? new Date();
-  if (now < uploader.validFromDate || now > uploader.validToDate)
-    throw new ImportError(
-      "untrusted_certificate",
-      `its uploader certificate is not valid now (valid ${uploader.validFrom} to ${uploader.validTo})`,
-    );
+  chainToCa(uploader, metadata, options.caPem, options.now ?? new Date());
   return uploader;
 }
 

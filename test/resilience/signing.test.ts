@@ -6,6 +6,7 @@ import {
   type SealOptions,
   sealConfig,
 } from "../../src/resilience/signing";
+import { createTestPki } from "../helpers/pki";
 import { certDir, makeCert, type Pair } from "./certs";
 
 const VERSION = "3.10.0";
@@ -80,6 +81,24 @@ describe("seal and open", () => {
     const sealed = await sealWith(leafRsa);
     const opened = await openConfig(sealed, pkiOpts());
     expect(opened.json).toBe(EXPORT);
+  });
+
+  test("pki mode: a certificate issued by an intermediate opens when cluster_cert carries the chain", async () => {
+    const pki = await createTestPki({ intermediates: 1 });
+    const leaf = await pki.leaf({ name: "dp-chain", cn: "dp-chain" });
+    const opts: OpenOptions = {
+      mode: "pki",
+      certPem: leaf.certPem,
+      caPem: pki.root.certPem,
+      expectedVersion: VERSION,
+    };
+    const withChain = await sealWith({ cert: leaf.chainPem, key: leaf.keyPem });
+    expect((await openConfig(withChain, opts)).json).toBe(EXPORT);
+
+    const leafOnly = await sealWith({ cert: leaf.certPem, key: leaf.keyPem });
+    const error = await refusal(openConfig(leafOnly, opts));
+    expect(error.reason).toBe("untrusted_certificate");
+    expect(error.message).toContain("CN=dp-chain");
   });
 
   test("metadata is S3-safe and fits S3's 2 KB limit with EC and RSA-2048 certificates", async () => {
