@@ -326,7 +326,7 @@ describe("listener lifecycle", () => {
     } finally {
       await l.stop();
     }
-  });
+  }, 60_000);
 
   test("the inner server turns away anyone who dials it directly, bypassing mTLS", async () => {
     const cluster = await generateClusterCert();
