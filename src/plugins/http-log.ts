@@ -86,6 +86,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** One delivery queue per log server (Kong keys queues by endpoint, method, type and timeouts). */
 class LogQueue {
   private readonly entries: string[] = [];
+  private bytes = 0;
   private timer: Timer | null = null;
   private sending: Promise<void> | null = null;
 
@@ -97,11 +98,18 @@ class LogQueue {
   enqueue(entry: string, conf: HttpLogConfig): void {
     this.conf = conf;
     const q = conf.queue;
-    if (this.entries.length >= q.max_entries) {
+    const maxBytes = q.max_bytes ?? Number.POSITIVE_INFINITY;
+    if (entry.length > maxBytes) {
+      log.error(`queue ${this.name}: string too large to process, dropping entry`);
+      return;
+    }
+    // Kong drops the oldest entries when the queue is full, by count or by bytes.
+    while (this.entries.length >= q.max_entries || this.bytes + entry.length > maxBytes) {
       log.warn(`queue ${this.name}: queue full, dropping old entries`);
-      this.entries.shift();
+      this.bytes -= this.entries.shift()!.length;
     }
     this.entries.push(entry);
+    this.bytes += entry.length;
     if (this.entries.length >= q.max_batch_size) this.kick();
     else this.timer ??= setTimeout(() => this.kick(), q.max_coalescing_delay * 1000);
   }
@@ -119,6 +127,7 @@ class LogQueue {
   private async drain(): Promise<void> {
     while (this.entries.length > 0) {
       const batch = this.entries.splice(0, this.conf.queue.max_batch_size);
+      for (const e of batch) this.bytes -= e.length;
       await this.deliver(batch, this.conf);
     }
   }

@@ -82,6 +82,22 @@ describe("http-log delivery", () => {
     expect((received[0]!.body as { request: { uri: string } }).request.uri).toBe("/solo");
   });
 
+  test("a full queue drops its oldest entries (max_entries)", async () => {
+    received.length = 0;
+    const conf = config(httpLog, {
+      http_endpoint: `http://127.0.0.1:${receiver.port}/full`,
+      queue: { max_batch_size: 10, max_entries: 2, max_coalescing_delay: 5 },
+    });
+    logRequest(conf, "/1");
+    logRequest(conf, "/2");
+    logRequest(conf, "/3");
+    await flushHttpLogQueues();
+    expect((received[0]!.body as { request: { uri: string } }[]).map((e) => e.request.uri)).toEqual([
+      "/2",
+      "/3",
+    ]);
+  });
+
   test("a dead endpoint neither blocks nor throws; entries are dropped after max_retry_time", async () => {
     const dead = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("") });
     const port = dead.port;
