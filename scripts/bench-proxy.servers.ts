@@ -136,6 +136,9 @@ function clientProxy(): void {
   });
 }
 
+// Exit cleanly on a signal so `--cpu-prof` can write its profile.
+for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => process.exit(0));
+
 if (mode === "fetch") fetchProxy();
 else if (mode === "pipe") bytePipe();
 else clientProxy();

@@ -80,6 +80,12 @@ function specialKind(buf: Uint8Array, start: number, end: number): SpecialKind |
   return 0;
 }
 
+type Latin1Slicer = (this: Buffer, start: number, end: number) => string;
+/** Buffer's internal latin1Slice is ~5× faster than toString("latin1") on Bun 1.4; fall back where it is missing. */
+const LATIN1_SLICE = (Buffer.prototype as unknown as { latin1Slice?: Latin1Slicer }).latin1Slice;
+const latin1 = (buf: Buffer, end: number): string =>
+  LATIN1_SLICE ? LATIN1_SLICE.call(buf, 0, end) : buf.toString("latin1", 0, end);
+
 /** Index just past the blank line ending the head, or -1 if it has not fully arrived. Bare LF line ends are accepted. */
 export function findHeadEnd(buf: Uint8Array, from: number, end: number): number {
   let i = buf.indexOf(LF, from);
@@ -171,7 +177,7 @@ function tokens(value: string): string[] {
  */
 export function parseResponseHead(buf: Uint8Array, end: number, head: ResponseHead): void {
   // One latin1 decode of the head: byte indexes equal string indexes, so fields are cheap substrings.
-  const text = (buf as Buffer).toString("latin1", 0, end);
+  const text = latin1(buf as Buffer, end);
   let i = parseStatusLine(buf, text, end, head);
   const headers = head.headers;
   let transferEncoding: string | null = null;
