@@ -2,7 +2,7 @@
 import { randomUUID } from "node:crypto";
 import type { z } from "zod";
 import { type FieldErrors, schemaViolation } from "./errors";
-import { hasDefault, innerOf, isRequired, leafOf, msg } from "./fields";
+import { fieldMeta, hasDefault, innerOf, isRequired, leafOf, msg } from "./fields";
 import {
   certDigest,
   type EntityDefinition,
@@ -192,18 +192,26 @@ export function mergePatch(schema: z.ZodType | undefined, existing: unknown, pat
   if (patch === undefined) return existing;
   if (!isPlainObject(existing) || !isPlainObject(patch)) return patch;
   const obj = schema ? asObject(schema) : undefined;
-  if (schema && !obj && !isJsonRecord(schema)) return patch;
+  // Maps are replaced; an abstract record (a plugin's config when its schema is unknown) merges like a record.
+  if (schema && !obj && !fieldMeta(schema).abstract) return patch;
   const out: Record<string, unknown> = { ...existing };
   for (const [k, v] of Object.entries(patch))
     out[k] = mergePatch(obj?.shape[k] as z.ZodType | undefined, existing[k], v);
   return out;
 }
 
-function isJsonRecord(schema: z.ZodType): boolean {
-  for (let cur: z.ZodType | undefined = schema; cur; cur = innerOf(cur)) {
-    if (cur._zod.def.type === "record") return true;
-  }
-  return false;
+/** A PATCH merged into the stored entity; a plugin's config merges by the plugin's own schema (records merge, maps replace). */
+function mergeEntity(
+  def: EntityDefinition,
+  existing: Record<string, unknown>,
+  patch: Record<string, unknown>,
+  plugins: PluginSchemas | undefined,
+): Record<string, unknown> {
+  const merged = mergePatch(def.schema, existing, patch) as Record<string, unknown>;
+  const entry = def.name === "plugins" ? plugins?.get(String(merged.name)) : undefined;
+  if (entry && patch.config !== undefined)
+    merged.config = mergePatch(entry.schema, existing.config, patch.config);
+  return merged;
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -334,10 +342,7 @@ export function validateEntity(
   const mode = opts.mode ?? "create";
   const prepared = def.prepare ? def.prepare(input) : input;
   if (mode === "update" && !opts.existing) return validateFieldsOnly(def, prepared);
-  const candidate =
-    mode === "update"
-      ? (mergePatch(def.schema, opts.existing, prepared) as Record<string, unknown>)
-      : prepared;
+  const candidate = mode === "update" ? mergeEntity(def, opts.existing!, prepared, opts.plugins) : prepared;
   const stripped = stripNulls(def, candidate);
   const parsed = def.schema.safeParse(stripped, { error: kongMessage });
   let fields: FieldErrors = parsed.success ? {} : issuesToFields(parsed.error.issues);

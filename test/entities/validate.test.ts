@@ -196,6 +196,23 @@ describe("plugins", () => {
     );
     expect(patched.config).toEqual({ minute: 5, policy: "redis", redis: { host: "127.0.0.1", port: 6379 } });
   });
+
+  test("PATCH replaces a plugin's map fields instead of merging them", () => {
+    const mapped: PluginSchemas = new Map([
+      ["headers", { schema: z.strictObject({ add: z.record(z.string(), z.string()).optional() }) }],
+    ]);
+    const stored = validateOrThrow(
+      "plugins",
+      { name: "headers", config: { add: { a: "1" } } },
+      { plugins: mapped },
+    );
+    const patched = validateOrThrow(
+      "plugins",
+      { config: { add: { b: "2" } } },
+      { mode: "update", existing: stored, plugins: mapped },
+    );
+    expect(patched.config).toEqual({ add: { b: "2" } });
+  });
 });
 
 describe("plain zod plugin schemas get Kong's wording", () => {
