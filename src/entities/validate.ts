@@ -21,9 +21,9 @@ export interface ValidateOptions {
   existing?: Record<string, unknown>;
   /** The loaded plugins; without it plugin names and configs are not checked. */
   plugins?: PluginSchemas;
-  /** Runs Kong's write transformations (password hashing, cert digest, generated keys); default true. */
+  /** Runs Kong's write transformations (basic-auth password hashing, CA cert digest); default true. */
   transform?: boolean;
-  /** Fills `id` and timestamps when absent; default true. */
+  /** Fills auto fields when absent (`id`, timestamps, key-auth `key`); default true. */
   auto?: boolean;
   /** Clock in seconds, for timestamps. */
   now?: number;
@@ -284,7 +284,7 @@ function transform(
   def: EntityDefinition,
   entity: Record<string, unknown>,
   input: Record<string, unknown>,
-): Record<string, unknown> | FieldErrors {
+): Record<string, unknown> {
   switch (def.name) {
     case "basicauth_credentials": {
       if (input.password === undefined) return entity;
@@ -354,10 +354,7 @@ export function validateEntity(
   }
   if (!entity || Object.keys(fields).length > 0) return { ok: false, fields };
   if (def.normalize) entity = def.normalize(entity);
-  if (opts.transform !== false) {
-    const t = transform(def, entity, mode === "update" ? prepared : candidate);
-    entity = t as Record<string, unknown>;
-  }
+  if (opts.transform !== false) entity = transform(def, entity, mode === "update" ? prepared : candidate);
   entity = withNulls(def.schema, entity) as Record<string, unknown>;
   if (opts.auto !== false) fillAuto(def, entity, mode, opts.now ?? Date.now() / 1000);
   return { ok: true, entity };
