@@ -22,3 +22,5 @@ server.listen(Number(process.env.PORT || 0), HOST, async () => {
   app = await createApp("demo-gw", emulator);
   process.stdout.write(`gcs emulator listening on port ${port}\n`);
 });
+// The test that started us holds our stdin open; when it goes away, so do we.
+process.stdin.on("close", () => process.exit(0)).resume();

@@ -24,7 +24,8 @@ export async function startGcsEmulator(options: { port?: number } = {}): Promise
     env: { ...process.env, TMPDIR: scratch, PORT: String(options.port ?? 0) },
     stdout: "pipe",
     stderr: "inherit",
-    stdin: "ignore",
+    // The launcher exits when stdin closes, so a crashed test leaves no emulator behind.
+    stdin: "pipe",
   });
   const stop = async () => {
     proc.kill();

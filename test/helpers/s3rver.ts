@@ -48,7 +48,8 @@ export async function startS3rver(options: S3rverOptions): Promise<RunningS3rver
   const directory = options.directory ?? mkdtempSync(join(tmpdir(), "s3rver-"));
   const proc = Bun.spawn(
     [process.execPath, import.meta.path, directory, String(options.port ?? 0), ...options.buckets],
-    { stdout: "pipe", stderr: "inherit", stdin: "ignore" },
+    // stdin stays open as a lifeline: the child exits when it closes, so a crashed test leaves no server behind.
+    { stdout: "pipe", stderr: "inherit", stdin: "pipe" },
   );
   let port: number;
   try {
@@ -157,6 +158,7 @@ async function serve(): Promise<void> {
   makeObjectOperationsAtomic(server.store);
   const address = await server.run();
   process.stdout.write(`${READY}${address.port}\n`);
+  process.stdin.on("close", () => process.exit(0)).resume();
 }
 
 if (import.meta.main) await serve();
