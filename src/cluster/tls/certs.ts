@@ -1,6 +1,6 @@
 /** Cluster certificates: `gen_cert` (EC P-384, CN kong_clustering), and reading a certificate's name, SANs, expiry, digest, EKUs. */
 import { createHash, X509Certificate } from "node:crypto";
-import { chmodSync, existsSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { writeFileAtomic } from "../../support/files";
 
@@ -147,4 +147,25 @@ export function certInfo(pemOrDer: string | Uint8Array): CertInfo {
     digest: sha256Hex(cert.raw),
     extKeyUsage: cert.keyUsage ?? [],
   };
+}
+
+const PEM_BEGIN = "-----BEGIN";
+
+/** Kong accepts a path, PEM text or base64-encoded PEM for certificate settings. */
+export function readPemSetting(field: string, value: string | null | undefined): string {
+  if (!value) throw new Error(`${field}: required; set it to a PEM file path or PEM text`);
+  if (value.includes(PEM_BEGIN)) return value;
+  if (!existsSync(value) && /^[A-Za-z0-9+/=\s]+$/.test(value)) {
+    const decoded = Buffer.from(value, "base64").toString("utf8");
+    if (decoded.includes(PEM_BEGIN)) return decoded;
+  }
+  try {
+    const text = readFileSync(value, "utf8");
+    if (!text.includes(PEM_BEGIN)) throw new Error("no PEM block in the file");
+    return text;
+  } catch (e) {
+    throw new Error(
+      `${field}: cannot read '${value}' (${(e as Error).message}); set it to a PEM file path or PEM text`,
+    );
+  }
 }

@@ -1,7 +1,6 @@
 /** The data plane's TLS for dialling the control plane (trust, SNI, name and EKU checks), and plain-words reasons for failures. */
-import { existsSync, readFileSync } from "node:fs";
 import { checkServerIdentity, type PeerCertificate } from "node:tls";
-import { CLUSTER_CN, certInfo, EKU_ANY, EKU_SERVER_AUTH, sha256Hex } from "./certs";
+import { CLUSTER_CN, certInfo, EKU_ANY, EKU_SERVER_AUTH, readPemSetting, sha256Hex } from "./certs";
 
 /** The kong.conf settings the DP's cluster TLS depends on; PEM-valued ones take PEM text, base64 PEM, or a file path. */
 export interface ClusterClientInput {
@@ -23,27 +22,6 @@ export type ClusterClientTls = {
   rejectUnauthorized: true;
   checkServerIdentity(host: string, cert: PeerCertificate): Error | undefined;
 };
-
-const PEM_BEGIN = "-----BEGIN";
-
-/** Kong accepts a path, PEM text or base64-encoded PEM for certificate settings. */
-export function readPemSetting(field: string, value: string | null | undefined): string {
-  if (!value) throw new Error(`${field}: required; set it to a PEM file path or PEM text`);
-  if (value.includes(PEM_BEGIN)) return value;
-  if (!existsSync(value) && /^[A-Za-z0-9+/=\s]+$/.test(value)) {
-    const decoded = Buffer.from(value, "base64").toString("utf8");
-    if (decoded.includes(PEM_BEGIN)) return decoded;
-  }
-  try {
-    const text = readFileSync(value, "utf8");
-    if (!text.includes(PEM_BEGIN)) throw new Error("no PEM block in the file");
-    return text;
-  } catch (e) {
-    throw new Error(
-      `${field}: cannot read '${value}' (${(e as Error).message}); set it to a PEM file path or PEM text`,
-    );
-  }
-}
 
 /** `cp.example:8005` → `cp.example`, `[::1]:8005` → `::1`. */
 export function controlPlaneHost(controlPlane: string): string {

@@ -151,7 +151,9 @@ async function verifyDataPlaneCert(
     );
   }
   const { commonName, sans, notAfter, digest, extKeyUsage } = certInfo(cert.raw);
-  const peer: PeerInfo = { commonName, sans, notAfter, digest, ip: socket.remoteAddress ?? "" };
+  // A dual-stack listener reports IPv4 peers as ::ffff:a.b.c.d; Kong's $remote_addr shows a.b.c.d.
+  const ip = (socket.remoteAddress ?? "").replace(/^::ffff:(?=\d+\.)/, "");
+  const peer: PeerInfo = { commonName, sans, notAfter, digest, ip };
   if (opts.mode === "shared") {
     if (digest === ownDigest) return { ok: true, peer };
     return reject(

@@ -2,13 +2,12 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createServer } from "node:tls";
-import { type ClusterCert, generateClusterCert } from "../../../src/cluster/tls/certs";
+import { type ClusterCert, generateClusterCert, readPemSetting } from "../../../src/cluster/tls/certs";
 import {
   type ClusterClientInput,
   clusterClientTls,
   controlPlaneHost,
   explainClusterError,
-  readPemSetting,
 } from "../../../src/cluster/tls/client";
 import type { ClusterListener } from "../../../src/cluster/tls/listener";
 import { freePort } from "../../helpers/gw";
