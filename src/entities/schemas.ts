@@ -34,6 +34,7 @@ import {
   timestampS,
   typeError,
   utf8Name,
+  uuid,
   validateHostWithOptionalPort,
   validatePath,
   validateWildcardHost,
@@ -62,10 +63,10 @@ function parseKey(pem: string): ReturnType<typeof createPrivateKey> | string {
   }
 }
 
-const certificate = () =>
-  check(str(), (v) => (typeof parseCert(v) === "string" ? (parseCert(v) as string) : undefined));
-const privateKey = () =>
-  check(str(), (v) => (typeof parseKey(v) === "string" ? (parseKey(v) as string) : undefined));
+/** The parse error, if any: the validators only need to know what is wrong. */
+const problem = (parsed: unknown) => (typeof parsed === "string" ? parsed : undefined);
+const certificate = () => check(str(), (v) => problem(parseCert(v)));
+const privateKey = () => check(str(), (v) => problem(parseKey(v)));
 
 function spki(key: ReturnType<typeof createPublicKey>): string {
   return key.export({ type: "spki", format: "der" }).toString("base64");
@@ -122,7 +123,7 @@ export const ServiceSchema = withChecks(
     client_certificate: opt(fk("certificates")),
     tls_verify: opt(bool()),
     tls_verify_depth: opt(int(0, 64)),
-    ca_certificates: opt(array(meta(check(str(), uuidCheck), { uuid: true }))),
+    ca_certificates: opt(array(uuid())),
     enabled: req(bool().default(true)),
   }),
   [
@@ -146,12 +147,6 @@ export const ServiceSchema = withChecks(
     ),
   ],
 );
-
-function uuidCheck(v: string): string | undefined {
-  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(v)
-    ? undefined
-    : "expected a valid UUID";
-}
 
 /** Kong's `url` shorthand: scheme, host, port and path from one URL, with Kong's port/scheme inference. */
 export function expandServiceUrl(input: Record<string, unknown>): Record<string, unknown> {
