@@ -15,3 +15,5 @@ const election = new Election({
   onChange: (leader) => process.stdout.write(`leader ${leader}\n`),
 });
 election.start();
+// The test holds our stdin open; if it dies before it kills us, we go too.
+process.stdin.on("close", () => process.exit(0)).resume();

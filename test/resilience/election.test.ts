@@ -119,7 +119,7 @@ describe("election on s3rver", () => {
         String(INTERVAL),
         String(MARGIN),
       ],
-      { env: { ...process.env, ...s3.env }, stdout: "pipe", stderr: "pipe" },
+      { env: { ...process.env, ...s3.env }, stdin: "pipe", stdout: "pipe", stderr: "pipe" },
     );
     try {
       const reader = child.stdout.getReader();
