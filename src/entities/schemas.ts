@@ -37,7 +37,6 @@ import {
   uuid,
   validateHostWithOptionalPort,
   validatePath,
-  validateWildcardHost,
   wildcardHost,
   withChecks,
 } from "./fields";
@@ -396,7 +395,6 @@ const hashOn = () => oneOf(HASH_ON).default("none");
 const seconds = (d: number) => num(0, 65535).default(d);
 const oneByte = (d: number) => int(0, 255).default(d);
 const statuses = (d: number[]) => array(int(100, 999)).default(d);
-const sni = () => check(str(), validateWildcardHost);
 const simpleParam = () => str().min(1, msg.lenMin(1));
 const record = <S extends z.ZodRawShape>(shape: S) =>
   z.strictObject(shape, { error: typeError("expected a record") }).prefault({} as never);
@@ -408,7 +406,7 @@ const healthchecks = () =>
       timeout: seconds(1),
       concurrency: int(1, 2 ** 31).default(10),
       http_path: path().default("/"),
-      https_sni: opt(sni()),
+      https_sni: opt(wildcardHost()),
       https_verify_certificate: req(bool().default(true)),
       headers: opt(map(headerName(), array(str()))),
       healthy: record({
