@@ -1,4 +1,5 @@
 /** Helpers the bundled plugins share: per-config compile caches, request bodies, Kong's consumer headers, `name:value` pairs. */
+import { z } from "zod";
 import type { ConsumerRef, PluginExit, PluginServices, RequestContext } from "./plugin";
 
 /** Memoises work derived from one plugin config object; configs live as long as the config version that holds them. */
@@ -172,6 +173,15 @@ export function setResponseHeader(flat: string[], name: string, value: string): 
   flat.push(name, value);
 }
 
+/** A query-string component decoded as nginx does (`+` is a space); malformed escapes stay as written. */
+export function decodeArg(raw: string): string {
+  try {
+    return decodeURIComponent(raw.replaceAll("+", " "));
+  } catch {
+    return raw;
+  }
+}
+
 /** The query string without every `name` argument, other arguments kept byte for byte. */
 export function withoutQueryArg(query: string, name: string): string {
   if (!query) return query;
@@ -179,12 +189,7 @@ export function withoutQueryArg(query: string, name: string): string {
     .split("&")
     .filter((part) => {
       const eq = part.indexOf("=");
-      const raw = eq < 0 ? part : part.slice(0, eq);
-      try {
-        return decodeURIComponent(raw.replaceAll("+", " ")) !== name;
-      } catch {
-        return raw !== name;
-      }
+      return decodeArg(eq < 0 ? part : part.slice(0, eq)) !== name;
     })
     .join("&");
 }
@@ -200,4 +205,33 @@ export function encodeBody(kind: BodyKind, body: Record<string, unknown>): strin
     return params.toString();
   }
   return null;
+}
+
+// ---------------------------------------------------------------- transformer config vocabulary
+
+const HEADER_TOKEN = /^[A-Za-z0-9_-]+$/;
+
+/** Kong's `match = "^[^:]+:.*$"` on transformer entries. */
+export function pairShapeProblem(entry: string): string | undefined {
+  return /^[^:]+:.*$/s.test(entry) ? undefined : `invalid value: ${entry}`;
+}
+
+/** Kong's `validate_headers`: the name (and for renames the new name too) must be a header token. */
+export function headerPairProblem(entry: string, checkValue: boolean): string | undefined {
+  const [name, value] = splitPair(entry);
+  if (!HEADER_TOKEN.test(name)) return `'${name}' is not a valid header`;
+  if (checkValue && !HEADER_TOKEN.test(value)) return `'${value}' is not a valid header`;
+  return undefined;
+}
+
+/** A nested config record whose fields all have defaults, filled even when the record is absent (Kong's way). */
+export function defaultedRecord<T extends z.core.$ZodLooseShape>(shape: T) {
+  return z.strictObject(shape).prefault({} as never);
+}
+
+/** Kong's `append_value`: a string becomes a two-element array, an array grows, anything else is replaced. */
+export function appendValue(current: unknown, value: unknown): unknown[] {
+  if (typeof current === "string") return [current, value];
+  if (Array.isArray(current)) return [...current, value];
+  return [value];
 }

@@ -28,6 +28,11 @@ export const ipRestriction = definePlugin<IpRestrictionConfig>({
   priority: 990,
   configSchema: ipRestrictionSchema,
   access(ctx, conf) {
+    if (!ctx.clientIp)
+      return {
+        status: 403,
+        message: "Cannot identify the client IP address, unix domain sockets are not supported.",
+      };
     const { allow, deny } = matchers(conf);
     // Deny is checked first, so an address in both lists is refused.
     const refused = deny?.matches(ctx.clientIp) || (allow !== null && !allow.matches(ctx.clientIp));

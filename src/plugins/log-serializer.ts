@@ -1,4 +1,5 @@
 /** Kong's `kong.log.serialize()`: the per-request JSON object logging plugins (http-log, file-log) send. */
+import { decodeArg } from "./common";
 import type { LogEntry, RequestContext, ResponseView } from "./plugin";
 
 /** What the header phase saw, kept for the log phase (LogEntry carries neither headers nor the response source). */
@@ -44,15 +45,8 @@ function queryTable(query: string): Record<string, string | boolean | (string | 
   for (const part of query.split("&")) {
     if (!part) continue;
     const eq = part.indexOf("=");
-    const decode = (s: string) => {
-      try {
-        return decodeURIComponent(s.replaceAll("+", " "));
-      } catch {
-        return s;
-      }
-    };
-    const name = decode(eq < 0 ? part : part.slice(0, eq));
-    const value: string | boolean = eq < 0 ? true : decode(part.slice(eq + 1));
+    const name = decodeArg(eq < 0 ? part : part.slice(0, eq));
+    const value: string | boolean = eq < 0 ? true : decodeArg(part.slice(eq + 1));
     const existing = out[name];
     if (existing === undefined) out[name] = value;
     else if (Array.isArray(existing)) existing.push(value);

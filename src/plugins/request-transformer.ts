@@ -2,22 +2,20 @@
 import { z } from "zod";
 import { array, check, opt, str } from "../entities/fields";
 import { logger } from "../log/logger";
-import { type BodyKind, bodyKind, rawBody, setUpstreamBody, splitPair } from "./common";
+import {
+  appendValue,
+  type BodyKind,
+  bodyKind,
+  defaultedRecord,
+  headerPairProblem,
+  pairShapeProblem,
+  rawBody,
+  setUpstreamBody,
+  splitPair,
+} from "./common";
 import { definePlugin, type RequestContext } from "./plugin";
 
 const log = logger("request-transformer");
-
-const HEADER_TOKEN = /^[A-Za-z0-9_-]+$/;
-const notHeader = (name: string) => `'${name}' is not a valid header`;
-
-function headerProblem(entry: string, checkValue: boolean): string | undefined {
-  const [name, value] = splitPair(entry);
-  if (!HEADER_TOKEN.test(name)) return notHeader(name);
-  if (checkValue && !HEADER_TOKEN.test(value)) return notHeader(value);
-  return undefined;
-}
-
-const pairShape = (entry: string) => (/^[^:]+:.*$/s.test(entry) ? undefined : `invalid value: ${entry}`);
 
 const list = (element: z.ZodType<string>) => array(element).default([]);
 const strings = () => list(str());
@@ -30,21 +28,24 @@ const pairs = () =>
     }),
   );
 const headerPairs = (checkValue: boolean) =>
-  list(check(str(), (e) => pairShape(e) ?? headerProblem(e, checkValue)));
-
-const record = <T extends z.core.$ZodLooseShape>(shape: T) => z.strictObject(shape).prefault({} as never);
+  list(check(str(), (e) => pairShapeProblem(e) ?? headerPairProblem(e, checkValue)));
 
 export const requestTransformerSchema = z.strictObject({
   http_method: opt(check(str(), (v) => (/^[A-Z]+$/.test(v) ? undefined : `invalid value: ${v}`))),
-  remove: record({
+  remove: defaultedRecord({
     body: strings(),
-    headers: list(check(str(), (e) => headerProblem(e, false))),
+    headers: list(check(str(), (e) => headerPairProblem(e, false))),
     querystring: strings(),
   }),
-  rename: record({ body: pairs(), headers: headerPairs(true), querystring: pairs() }),
-  replace: record({ body: pairs(), headers: headerPairs(false), querystring: pairs(), uri: opt(str()) }),
-  add: record({ body: pairs(), headers: headerPairs(false), querystring: pairs() }),
-  append: record({ body: pairs(), headers: headerPairs(false), querystring: pairs() }),
+  rename: defaultedRecord({ body: pairs(), headers: headerPairs(true), querystring: pairs() }),
+  replace: defaultedRecord({
+    body: pairs(),
+    headers: headerPairs(false),
+    querystring: pairs(),
+    uri: opt(str()),
+  }),
+  add: defaultedRecord({ body: pairs(), headers: headerPairs(false), querystring: pairs() }),
+  append: defaultedRecord({ body: pairs(), headers: headerPairs(false), querystring: pairs() }),
 });
 
 type RequestTransformerConfig = z.output<typeof requestTransformerSchema>;
@@ -154,12 +155,6 @@ function transformQuery(ctx: RequestContext, conf: RequestTransformerConfig): vo
 }
 
 // ---------------------------------------------------------------- bodies
-
-function appendValue(current: unknown, value: string): unknown[] {
-  if (typeof current === "string") return [current, value];
-  if (Array.isArray(current)) return [...current, value];
-  return [value];
-}
 
 function transformJson(
   body: Record<string, unknown>,

@@ -1,31 +1,29 @@
 /** response-transformer: removes, renames, replaces, adds and appends response headers and JSON body fields. */
 import { z } from "zod";
 import { array, check, oneOf, str } from "../entities/fields";
-import { clearResponseHeader, responseHeader, setResponseHeader, splitPair } from "./common";
+import {
+  appendValue,
+  clearResponseHeader,
+  defaultedRecord,
+  headerPairProblem,
+  pairShapeProblem,
+  responseHeader,
+  setResponseHeader,
+  splitPair,
+} from "./common";
 import { definePlugin } from "./plugin";
 
-const HEADER_TOKEN = /^[A-Za-z0-9_-]+$/;
-const pairShape = (entry: string) => (/^[^:]+:.*$/s.test(entry) ? undefined : `invalid value: ${entry}`);
-
 const strings = () => array(str()).default([]);
-const pairs = () => array(check(str(), pairShape)).default([]);
+const pairs = () => array(check(str(), pairShapeProblem)).default([]);
 const renames = () =>
-  array(
-    check(str(), (e) => {
-      const shape = pairShape(e);
-      if (shape) return shape;
-      const bad = splitPair(e).find((part) => !HEADER_TOKEN.test(part));
-      return bad === undefined ? undefined : `'${bad}' is not a valid header`;
-    }),
-  ).default([]);
+  array(check(str(), (e) => pairShapeProblem(e) ?? headerPairProblem(e, true))).default([]);
 const jsonTypes = () => array(oneOf(["boolean", "number", "string"])).default([]);
 
-const record = <T extends z.core.$ZodLooseShape>(shape: T) => z.strictObject(shape).prefault({} as never);
-const valueRecord = () => record({ json: pairs(), json_types: jsonTypes(), headers: pairs() });
+const valueRecord = () => defaultedRecord({ json: pairs(), json_types: jsonTypes(), headers: pairs() });
 
 export const responseTransformerSchema = z.strictObject({
-  remove: record({ json: strings(), headers: strings() }),
-  rename: record({ json: pairs(), headers: renames() }),
+  remove: defaultedRecord({ json: strings(), headers: strings() }),
+  rename: defaultedRecord({ json: pairs(), headers: renames() }),
   replace: valueRecord(),
   add: valueRecord(),
   append: valueRecord(),
@@ -67,12 +65,6 @@ function cast(value: string, type: JsonType | undefined): unknown {
 }
 
 const truthy = (v: unknown) => v !== undefined && v !== null && v !== false;
-
-function appendValue(current: unknown, value: unknown): unknown[] {
-  if (typeof current === "string") return [current, value];
-  if (Array.isArray(current)) return [...current, value];
-  return [value];
-}
 
 function transformJson(conf: ResponseTransformerConfig, body: Record<string, unknown>): void {
   for (const name of conf.remove.json) delete body[name];

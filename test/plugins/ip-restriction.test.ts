@@ -35,4 +35,11 @@ describe("ip-restriction", () => {
     expect(await access(ipRestriction, from("10.0.0.5"), conf)).toEqual({ status: 401, message: "go away" });
     expect(await access(ipRestriction, from("10.0.0.6"), conf)).toBeUndefined();
   });
+
+  test("a client without an IP address (unix socket) is refused", async () => {
+    expect(await access(ipRestriction, from(""), config(ipRestriction, { deny: ["10.0.0.1"] }))).toEqual({
+      status: 403,
+      message: "Cannot identify the client IP address, unix domain sockets are not supported.",
+    });
+  });
 });
