@@ -267,6 +267,8 @@ export async function startClusterListener<T>(opts: ClusterListenerOptions<T>): 
         "check the data plane's cluster_cert file",
       );
     }
+    // The DP may have hung up while its certificate was checked (OCSP takes a round trip).
+    if (socket.destroyed) return;
     if (verdict.ok) {
       forward(socket, inner.port!, verdict.peer, peers);
       return;
@@ -282,13 +284,20 @@ export async function startClusterListener<T>(opts: ClusterListenerOptions<T>): 
     );
   });
 
-  await new Promise<void>((resolve, reject) => {
-    front.once("error", reject);
-    front.listen(opts.port, opts.host, () => {
-      front.off("error", reject);
-      resolve();
+  try {
+    await new Promise<void>((resolve, fail) => {
+      front.once("error", fail);
+      front.listen(opts.port, opts.host, () => {
+        front.off("error", fail);
+        resolve();
+      });
     });
-  });
+  } catch (e) {
+    await inner.stop(true);
+    throw new Error(
+      `cluster_listen: cannot listen on ${opts.host}:${opts.port} (${(e as Error).message}); free the port or choose another cluster_listen`,
+    );
+  }
   const address = front.address();
   return {
     port: typeof address === "object" && address ? address.port : opts.port,

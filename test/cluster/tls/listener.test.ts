@@ -359,6 +359,30 @@ describe("listener lifecycle", () => {
     }
   });
 
+  test("a port already in use is an error naming cluster_listen", async () => {
+    const cluster = await generateClusterCert();
+    const first = await echoPeerListener({
+      certPem: cluster.certPem,
+      keyPem: cluster.keyPem,
+      mode: "shared",
+    });
+    try {
+      await expect(
+        startClusterListener({
+          host: "127.0.0.1",
+          port: first.port,
+          certPem: cluster.certPem,
+          keyPem: cluster.keyPem,
+          mode: "shared",
+          fetch: () => new Response(null),
+          websocket: { message() {} },
+        }),
+      ).rejects.toThrow(`cluster_listen: cannot listen on 127.0.0.1:${first.port}`);
+    } finally {
+      await first.stop();
+    }
+  });
+
   test("stop() ends live DP links and frees the port", async () => {
     const cluster = await generateClusterCert();
     const l = await echoPeerListener({ certPem: cluster.certPem, keyPem: cluster.keyPem, mode: "shared" });
