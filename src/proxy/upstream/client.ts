@@ -87,16 +87,17 @@ class Pool implements ConnectionHost, ExchangeHost {
   }
 
   release(conn: Connection): void {
+    if (this.client.closing || conn.requests >= this.opts.maxRequests) {
+      // closed() hands the freed slot to a waiter, on a fresh socket.
+      conn.destroy();
+      return;
+    }
     const waiter = this.waiters.shift();
     if (waiter !== undefined) {
       conn.start(waiter, true);
       return;
     }
-    if (
-      this.client.closing ||
-      this.idle.length >= this.opts.poolSize ||
-      conn.requests >= this.opts.maxRequests
-    ) {
+    if (this.idle.length >= this.opts.poolSize) {
       conn.destroy();
       return;
     }

@@ -63,6 +63,17 @@ describe("keep-alive pool", () => {
     expect(maxInFlight()).toBe(2);
   });
 
+  test("a queued request never rides a socket that reached upstream_keepalive_max_requests", async () => {
+    const { upstream, get } = setup(
+      { poolSize: 8, maxRequests: 2, idleTimeoutMs: 60_000, maxConnections: 1 },
+      5,
+    );
+    const results = await Promise.all(Array.from({ length: 6 }, () => get()));
+    expect(results).toEqual(Array(6).fill("ok"));
+    expect(upstream.accepted).toBe(3);
+    expect([...upstream.sockets].every((s) => s.served <= 2)).toBe(true);
+  });
+
   test("pool size 0 disables pooling: one connection per request, each told to close", async () => {
     const { upstream, get } = setup({ poolSize: 0, maxRequests: 100, idleTimeoutMs: 60_000 });
     for (let i = 0; i < 5; i++) expect(await get()).toBe("ok");
