@@ -240,13 +240,15 @@ export class Election {
     return found;
   }
 
+  /** Housekeeping only: a failure here is logged and never costs this node its leadership. */
   private async removeAbandoned(peers: Peer[], now: number): Promise<void> {
     const abandoned = peers.filter((peer) => now - peer.refreshedAt > STALE_ROUNDS * this.lifetimeMs);
     for (const peer of abandoned) {
-      log.info(
-        `removing the registration of ${peer.nodeId}, silent since ${new Date(peer.refreshedAt).toISOString()}`,
-      );
-      await this.options.storage.delete(peer.key);
+      const since = new Date(peer.refreshedAt).toISOString();
+      log.info(`removing the registration of ${peer.nodeId}, silent since ${since}`);
+      await this.options.storage
+        .delete(peer.key)
+        .catch((error) => log.info(`could not remove ${peer.key}; will retry next round:`, error));
     }
   }
 

@@ -15,9 +15,10 @@ import {
 /*
  * Design. The body stays the bare declarative export (Kong and `gw config parse` read it as is) unless encryption is
  * on. Everything gw adds lives in the object's own metadata, not in a sibling object, so body and signature are
- * written and read together and can never be a mismatched pair. S3 caps user metadata at 2 KB: with an EC cluster
- * certificate (what `hybrid gen_cert` makes) the metadata is about 1 KB; an RSA-2048 certificate fits too, while a
- * larger certificate is refused by the S3 backend with the sizes.
+ * written and read together and can never be a mismatched pair. S3 caps user metadata at 2 KB: with an EC P-384
+ * cluster certificate (what `hybrid gen_cert` makes) the metadata is about 0.9 KB and with RSA-2048 about 1.8 KB;
+ * each intermediate carried for pki mode adds its DER size in base64 (about 0.7 KB for EC). Larger sets are refused
+ * by the S3 backend, with the sizes, when the exporter uploads; GCS allows 8 KB.
  *
  * The signature covers every `gw-*` metadata field (sorted, so adding, removing or editing any is detected) and the
  * SHA-256 of the stored body (the ciphertext when encrypted: the importer verifies before it decrypts).

@@ -139,6 +139,21 @@ describe("election on s3rver", () => {
     }
   });
 
+  test("a long-dead registration neither leads nor stays: the leader removes it", async () => {
+    const { node, storage, prefix } = await cluster();
+    const longAgo = new Date(Date.now() - 3_600_000).toISOString();
+    const ghost = { node_id: "ghost", registered_at: longAgo, refreshed_at: longAgo };
+    await storage.put(`${electionPrefix(prefix, VERSION)}ghost`, JSON.stringify(ghost), {});
+    await storage.put(`${electionPrefix(prefix, VERSION)}garbage`, "not json", {});
+    const nodes = ["live-1", "live-2"].map(node);
+    await oneLeader(nodes);
+    await waitFor(
+      "the ghost to be removed",
+      async () => !(await registrations(storage, prefix)).includes("ghost"),
+    );
+    expect(nodes.every((n) => n.leaderId() !== "ghost")).toBe(true);
+  });
+
   test("when storage goes down nobody claims leadership, nothing crashes, and it recovers", async () => {
     const own = await startS3rver({ buckets: [BUCKET] });
     const lines: string[] = [];
