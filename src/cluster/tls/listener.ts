@@ -126,6 +126,13 @@ async function revocationVerdict(
       "issue the data plane a new certificate",
     );
   }
+  // As Kong: an answer that is not a valid "good" refuses the DP in both modes; only no answer at all is optional.
+  if (result.status === "unknown" || result.status === "invalid") {
+    return reject(
+      `data plane client certificate revocation status is not confirmed: ${result.reason}`,
+      "the OCSP responder must list this certificate and sign its answers with the issuing CA or a delegated OCSP signer it issued",
+    );
+  }
   const reason = `data plane client certificate revocation check failed: ${result.reason}`;
   if (mode === "on") {
     return reject(

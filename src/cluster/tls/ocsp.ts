@@ -15,7 +15,11 @@ import {
 import { AsnConvert, OctetString } from "@peculiar/asn1-schema";
 import { AlgorithmIdentifier, Certificate, CRLReasons } from "@peculiar/asn1-x509";
 
-export type OcspStatus = "good" | "revoked" | "unknown" | "error";
+/**
+ * `invalid`: the responder answered but the answer does not validate (signature, CertID, freshness, garbage).
+ * `error`: no answer to judge (no AIA URL, network, HTTP status, empty body).
+ */
+export type OcspStatus = "good" | "revoked" | "unknown" | "invalid" | "error";
 
 export interface OcspResult {
   status: OcspStatus;
@@ -196,7 +200,7 @@ async function postRequest(url: string, body: Uint8Array, timeoutMs: number): Pr
   return answer;
 }
 
-/** Asks the certificate's OCSP responder about it; never throws: failures come back as status "error" with the reason. */
+/** Asks the certificate's OCSP responder about it; never throws: failures come back as "invalid" or "error" with the reason. */
 export async function checkOcsp(
   leafDer: Uint8Array,
   issuerDer: Uint8Array,
@@ -213,7 +217,10 @@ export async function checkOcsp(
     try {
       return evaluateOcspResponse(body, leafDer, issuerDer);
     } catch (e) {
-      throw new OcspError(`failed to validate OCSP response from ${url}: ${(e as Error).message}`);
+      return {
+        status: "invalid",
+        reason: `failed to validate OCSP response from ${url}: ${(e as Error).message}`,
+      };
     }
   } catch (e) {
     return { status: "error", reason: (e as Error).message };

@@ -213,11 +213,18 @@ describe("pki mode", () => {
   describe("cluster_ocsp against a real openssl ocsp responder", () => {
     let good: Issued;
     let revoked: Issued;
+    let unlisted: Issued;
     let index: string;
     beforeAll(async () => {
       const ocspUrl = `http://127.0.0.1:${ocspPort}`;
       good = await pki.leaf({ name: "dp-ocsp-good", cn: "dp-good", eku: ["clientAuth"], ocspUrl });
       revoked = await pki.leaf({ name: "dp-ocsp-revoked", cn: "dp-revoked", eku: ["clientAuth"], ocspUrl });
+      unlisted = await pki.leaf({
+        name: "dp-ocsp-unlisted",
+        cn: "dp-unlisted",
+        eku: ["clientAuth"],
+        ocspUrl,
+      });
       index = pki.ocspIndex("ocsp", [good], [revoked]);
     });
 
@@ -239,13 +246,18 @@ describe("pki mode", () => {
     };
 
     for (const mode of ["on", "optional"] as const) {
-      test(`cluster_ocsp = ${mode}: good is accepted, revoked is refused`, async () => {
+      test(`cluster_ocsp = ${mode}: good is accepted, revoked and unknown are refused`, async () => {
         const l = await listen({ ocsp: mode });
         await withResponder(async () => {
           expect(peerOf((await dialAs(l, good)).message)?.commonName).toBe("dp-good");
           expect((await dialAs(l, revoked)).message).toBeNull();
+          // Kong refuses any answer that is not "good", in both modes.
+          expect((await dialAs(l, unlisted)).message).toBeNull();
         });
         expect(logText()).toContain("data plane client certificate was revoked: certificate revoked at");
+        expect(logText()).toContain(
+          "data plane client certificate revocation status is not confirmed: the OCSP responder does not know this certificate",
+        );
       });
     }
 

@@ -71,7 +71,7 @@ describe("checkOcsp against openssl ocsp with a delegated responder certificate"
 
   test("asking with the wrong issuer gets a response that does not verify", async () => {
     const result = await checkOcsp(der(good), der(pki.otherCa));
-    expect(result.status).toBe("error");
+    expect(result.status).toBe("invalid");
     expect(result.reason).toContain("failed to validate OCSP response");
   });
 });
@@ -93,7 +93,7 @@ describe("checkOcsp response verification", () => {
     }
   });
 
-  test("a response signed by a certificate the issuer never authorized is an error, even if it says good", async () => {
+  test("a response signed by a certificate the issuer never authorized is invalid, even if it says good", async () => {
     const responder = await startOcspResponder({
       port: ocspPort,
       indexPath: index,
@@ -103,7 +103,7 @@ describe("checkOcsp response verification", () => {
     });
     try {
       const result = await checkOcsp(der(good), issuerDer());
-      expect(result.status).toBe("error");
+      expect(result.status).toBe("invalid");
       expect(result.reason).toContain("response signature does not verify");
     } finally {
       await responder.stop();
@@ -127,7 +127,7 @@ describe("checkOcsp response verification", () => {
         "unexpected response from OCSP responder: empty body",
       );
       const garbage = await checkOcsp(der(good), issuerDer());
-      expect(garbage.status).toBe("error");
+      expect(garbage.status).toBe("invalid");
       expect(garbage.reason).toContain("failed to validate OCSP response");
     } finally {
       await server.stop(true);
