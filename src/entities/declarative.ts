@@ -12,6 +12,7 @@ import {
   ENTITIES,
   type EntityDefinition,
   type KeyAuthCredential,
+  normalizePath,
   type Plugin,
   type PluginSchemas,
   type Route,
@@ -204,13 +205,16 @@ export function parseDeclarative(input: unknown, opts: ParseOptions = {}): Confi
   }
   const doc = input as Record<string, unknown>;
   const transform = checkTopLevel(doc, issues);
+  const legacyPaths = doc._format_version === "1.1" || doc._format_version === "2.1";
   const items: Item[] = [];
+  const collector: Collector = { items, issues, legacyPaths };
   for (const def of ENTITIES) {
-    if (doc[def.name] !== undefined) collect(def, doc[def.name], [def.name], undefined, items, issues);
+    if (doc[def.name] !== undefined) collect(def, doc[def.name], [def.name], undefined, collector);
   }
   const index = indexItems(items, issues);
   for (const item of items) resolveReferences(item, index, issues);
-  const table = emptyTable(doc._format_version as string, transform);
+  // Kong migrates 1.1 and 2.1 files on the fly and then treats them as 3.0.
+  const table = emptyTable(legacyPaths ? "3.0" : (doc._format_version as string), transform);
   const now = opts.now ?? Date.now() / 1000;
   for (const item of items) {
     const r = validateEntity(item.def, item.raw, { mode: "create", plugins: opts.plugins, transform, now });
@@ -269,14 +273,21 @@ function emptyTable(version: string, transform: boolean): ConfigTable {
 }
 
 /** Flattens one entity array and everything nested in it, parents before children. */
+interface Collector {
+  items: Item[];
+  issues: DeclarativeIssue[];
+  /** Files in format 1.1 or 2.1 get Kong's on-the-fly route path migration. */
+  legacyPaths: boolean;
+}
+
 function collect(
   def: EntityDefinition,
   value: unknown,
   path: PathSegment[],
   parent: Item["parent"],
-  items: Item[],
-  issues: DeclarativeIssue[],
+  out: Collector,
 ): void {
+  const { items, issues } = out;
   if (value === null) return;
   if (!Array.isArray(value)) {
     issues.push({ path, message: "expected an array" });
@@ -308,17 +319,37 @@ function collect(
     item.id = idFor(item);
     raw.id ??= item.id;
     items.push(item);
+    if (out.legacyPaths && def.name === "routes" && Array.isArray(raw.paths)) {
+      raw.paths = raw.paths.map((p) => (typeof p === "string" ? migrateLegacyPath(p) : p));
+    }
     for (const [child, v] of nested) {
-      collect(
-        child,
-        v,
-        [...itemPath, child.name],
-        { item, field: children!.get(child.name)! },
-        items,
-        issues,
-      );
+      collect(child, v, [...itemPath, child.name], { item, field: children!.get(child.name)! }, out);
     }
   });
+}
+
+/** Reserved characters keep their (upper-cased) escape in a migrated regex; regex metacharacters are escaped. */
+const RESERVED = new Set("!#$%&'()*+,/:;=?@[]");
+const REGEX_META: Record<string, string> = {
+  ".": "\\.",
+  "^": "\\^",
+  "-": "\\-",
+  "{": "\\{",
+  "}": "\\}",
+  "\\": "\\\\",
+  "|": "\\|",
+};
+
+/**
+ * Kong's 2.x → 3.0 route path migration: paths that can only be plain prefixes are normalized; anything else was a
+ * regex in 2.x and becomes `~`-prefixed, with percent-escapes decoded the way Kong decodes them.
+ */
+export function migrateLegacyPath(path: string): string {
+  if (/^[a-zA-Z0-9.\-_~/%]*$/.test(path)) return normalizePath(path);
+  return `~${path.replace(/%([0-9A-Fa-f]{2})/g, (all, hex: string) => {
+    const ch = String.fromCharCode(Number.parseInt(hex, 16));
+    return RESERVED.has(ch) ? all.toUpperCase() : (REGEX_META[ch] ?? ch);
+  })}`;
 }
 
 /** The given id, Kong's deterministic id (cache_key or endpoint key), or a random one. */

@@ -170,6 +170,26 @@ describe("flat layout and references", () => {
   });
 });
 
+describe("format 1.1 and 2.1 files", () => {
+  test("route paths get Kong's 3.0 migration and the table reads as 3.0", () => {
+    const table = parseDeclarative({
+      _format_version: "2.1",
+      services: [{ name: "s", host: "a.test", routes: [{ name: "r1", paths: ["/users/\\d+", "/a/./b"] }] }],
+      routes: [{ name: "r2", paths: ["/x%2Ey", "/v1/(?<id>[^/]+)", "/p%2Fq"] }],
+    });
+    expect(table._format_version).toBe("3.0");
+    expect(table.routes.map((r) => r.paths)).toEqual([
+      ["~/users/\\d+", "/a/b"],
+      ["/x.y", "~/v1/(?<id>[^/]+)", "/p%2Fq"],
+    ]);
+  });
+
+  test("3.0 files are not migrated: without ~ a path is a plain prefix", () => {
+    const table = parseDeclarative({ _format_version: "3.0", routes: [{ paths: ["/users/\\d+"] }] });
+    expect(table.routes[0]!.paths).toEqual(["/users/\\d+"]);
+  });
+});
+
 describe("errors", () => {
   test("every error at once, each with the path to the bad field", () => {
     expect(
