@@ -211,22 +211,39 @@ function sweepLocalCounters(): void {
 setInterval(sweepLocalCounters, 60_000).unref();
 
 type RedisConfig = RateLimitingConfig["redis"];
-const redisClients = new Map<string, Bun.RedisClient>();
 
-function redisClient(r: RedisConfig): Bun.RedisClient {
+/** Counts of one Redis key in `sync_rate` mode: the value read from Redis plus what this node admitted since. */
+interface Pending {
+  remote: number;
+  delta: number;
+  ttl: number;
+}
+
+/** One connection per Redis database, and the counts waiting for the next sync to it. */
+interface RedisLink {
+  client: Bun.RedisClient;
+  timeout: number;
+  pending: Map<string, Pending>;
+  syncTimer: Timer | null;
+}
+
+const redisLinks = new Map<string, RedisLink>();
+
+function redisLink(r: RedisConfig): RedisLink {
   const auth = r.password
     ? `${r.username ? encodeURIComponent(r.username) : ""}:${encodeURIComponent(r.password)}@`
     : "";
   const url = `${r.ssl ? "rediss" : "redis"}://${auth}${r.host}:${r.port}/${r.database}`;
-  let client = redisClients.get(url);
-  if (!client) {
-    client = new Bun.RedisClient(url, {
+  let link = redisLinks.get(url);
+  if (!link) {
+    const client = new Bun.RedisClient(url, {
       connectionTimeout: r.timeout,
       tls: r.ssl ? { rejectUnauthorized: r.ssl_verify, serverName: r.server_name ?? undefined } : false,
     });
-    redisClients.set(url, client);
+    link = { client, timeout: r.timeout, pending: new Map(), syncTimer: null };
+    redisLinks.set(url, link);
   }
-  return client;
+  return link;
 }
 
 function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
@@ -237,6 +254,10 @@ function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
+/** Kong's key layout: `ratelimit:<route>:<service>:<identifier>:<window start ms>:<period>`. */
+const redisKeyOf = (key: string, p: number, starts: Float64Array) =>
+  `ratelimit:${key}:${starts[p]}:${PERIODS[p]}`;
+
 /** Kong's realtime Redis policy: every request increments each window's key; the previous value is the usage. */
 async function redisUsage(
   conf: RateLimitingConfig,
@@ -244,16 +265,75 @@ async function redisUsage(
   key: string,
   starts: Float64Array,
 ): Promise<number[]> {
-  const client = redisClient(conf.redis);
+  const { client } = redisLink(conf.redis);
   const sends: Promise<unknown>[] = [];
   for (const p of c.periods) {
-    const redisKey = `ratelimit:${key}:${starts[p]}:${PERIODS[p]}`;
+    const redisKey = redisKeyOf(key, p, starts);
     // Issued together so Bun pipelines them into one round trip.
     sends.push(client.send("INCRBY", [redisKey, "1"]));
     sends.push(client.send("EXPIRE", [redisKey, String(EXPIRATION[p]), "NX"]));
   }
   const replies = await withTimeout(Promise.all(sends), conf.redis.timeout);
   return c.periods.map((_, i) => Number(replies[2 * i]) - 1);
+}
+
+/**
+ * Kong's `sync_rate` mode: a window's count is read from Redis once, then counted on this node and pushed every
+ * `sync_rate` seconds (INCRBY + EXPIRE NX, pipelined). Fewer Redis round trips, at the price of nodes seeing each
+ * other's traffic up to `sync_rate` late.
+ */
+async function syncedUsage(
+  conf: RateLimitingConfig,
+  c: Compiled,
+  key: string,
+  starts: Float64Array,
+): Promise<number[]> {
+  const link = redisLink(conf.redis);
+  const keys = c.periods.map((p) => redisKeyOf(key, p, starts));
+  const missing = keys.filter((k) => !link.pending.has(k));
+  if (missing.length > 0) {
+    const values = await withTimeout(
+      Promise.all(missing.map((k) => link.client.send("GET", [k]))),
+      link.timeout,
+    );
+    missing.forEach((k, i) => {
+      const p = c.periods[keys.indexOf(k)]!;
+      if (!link.pending.has(k))
+        link.pending.set(k, { remote: Number(values[i] ?? 0), delta: 0, ttl: EXPIRATION[p]! });
+    });
+  }
+  return keys.map((k) => {
+    const counted = link.pending.get(k)!;
+    return counted.remote + counted.delta;
+  });
+}
+
+function syncedIncrement(conf: RateLimitingConfig, c: Compiled, key: string, starts: Float64Array): void {
+  const link = redisLink(conf.redis);
+  for (const p of c.periods) {
+    const counted = link.pending.get(redisKeyOf(key, p, starts));
+    if (counted) counted.delta++;
+  }
+  link.syncTimer ??= setTimeout(() => void syncToRedis(link), conf.sync_rate * 1000);
+}
+
+/** Pushes the admitted counts; the next request in each window reads the merged value back from Redis. */
+async function syncToRedis(link: RedisLink): Promise<void> {
+  if (link.syncTimer) clearTimeout(link.syncTimer);
+  link.syncTimer = null;
+  const pending = link.pending;
+  link.pending = new Map();
+  const sends: Promise<unknown>[] = [];
+  for (const [k, counted] of pending) {
+    if (counted.delta <= 0) continue;
+    sends.push(link.client.send("INCRBY", [k, String(counted.delta)]));
+    sends.push(link.client.send("EXPIRE", [k, String(counted.ttl), "NX"]));
+  }
+  try {
+    await withTimeout(Promise.all(sends), link.timeout);
+  } catch (e) {
+    log.error(`failed to sync counters to Redis: ${(e as Error).message}`);
+  }
 }
 
 // ---------------------------------------------------------------- access
@@ -349,8 +429,13 @@ export const rateLimiting = definePlugin<RateLimitingConfig>({
     }
     // The shared window starts move on with the clock; this request keeps its own.
     const own = Float64Array.from(starts);
-    return redisUsage(conf, c, key, own).then(
-      (usage) => decide(ctx, conf, c, usage, nowSec, own),
+    const synced = conf.sync_rate !== SYNC_RATE_REALTIME;
+    return (synced ? syncedUsage : redisUsage)(conf, c, key, own).then(
+      (usage) => {
+        const exit = decide(ctx, conf, c, usage, nowSec, own);
+        if (!exit && synced) syncedIncrement(conf, c, key, own);
+        return exit;
+      },
       (e: Error) => {
         if (!conf.fault_tolerant) return { status: 500, message: "An unexpected error occurred" };
         log.error(`failed to get usage: ${e.message}`);
@@ -360,8 +445,10 @@ export const rateLimiting = definePlugin<RateLimitingConfig>({
   },
 });
 
-/** Closes the Redis connections the plugin opened (node shutdown, tests). */
-export function closeRateLimitingRedis(): void {
-  for (const client of redisClients.values()) client.close();
-  redisClients.clear();
+/** Pushes pending `sync_rate` counts and closes the Redis connections the plugin opened (node shutdown, tests). */
+export async function closeRateLimitingRedis(): Promise<void> {
+  const links = [...redisLinks.values()];
+  redisLinks.clear();
+  await Promise.all(links.map(syncToRedis));
+  for (const link of links) link.client.close();
 }

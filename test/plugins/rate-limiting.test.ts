@@ -127,18 +127,52 @@ describe("rate-limiting local policy", () => {
 });
 
 describe("rate-limiting redis policy (real Redis on 127.0.0.1:6379)", () => {
-  test("two nodes share one limit", async () => {
-    const routeId = uniqueRoute();
-    const node = (count: number) =>
-      Bun.spawn([process.execPath, "test/plugins/rate-limiting-node.ts", routeId, String(count)], {
+  const node = (routeId: string, count: number, syncRate = -1) =>
+    Bun.spawn(
+      [process.execPath, "test/plugins/rate-limiting-node.ts", routeId, String(count), String(syncRate)],
+      {
         stdout: "pipe",
         stderr: "inherit",
-      });
-    const first = node(3);
-    expect(JSON.parse(await new Response(first.stdout).text())).toEqual([200, 200, 200]);
-    const second = node(3);
+      },
+    );
+  const statuses = async (proc: ReturnType<typeof node>) =>
+    JSON.parse(await new Response(proc.stdout).text());
+
+  test("two nodes share one limit", async () => {
+    const routeId = uniqueRoute();
+    expect(await statuses(node(routeId, 3))).toEqual([200, 200, 200]);
     // The second node sees the first node's three requests: two left, then the limit of 5 is reached.
-    expect(JSON.parse(await new Response(second.stdout).text())).toEqual([200, 200, 429]);
+    expect(await statuses(node(routeId, 3))).toEqual([200, 200, 429]);
+  });
+
+  test("sync_rate: counts reach Redis in batches, and the next node reads them", async () => {
+    const routeId = uniqueRoute();
+    expect(await statuses(node(routeId, 3, 0.05))).toEqual([200, 200, 200]);
+    expect(await statuses(node(routeId, 3, 0.05))).toEqual([200, 200, 429]);
+  });
+
+  test("sync_rate: nothing is written to Redis until the sync", async () => {
+    const conf = config(rateLimiting, {
+      day: 10,
+      policy: "redis",
+      limit_by: "ip",
+      sync_rate: 3600,
+      redis: { host: "127.0.0.1" },
+    });
+    const routeId = uniqueRoute();
+    const ctx = () => makeContext(request("/"), { routeId, clientIp: "10.9.9.9" });
+    await access(rateLimiting, ctx(), conf);
+    const second = ctx();
+    await access(rateLimiting, second, conf);
+    expect(headers(second.responseHeaders)["X-RateLimit-Remaining-Day"]).toBe("8");
+    const probe = new Bun.RedisClient("redis://127.0.0.1:6379/0");
+    const keys = await probe.send("KEYS", [`ratelimit:${routeId}:*`]);
+    expect(keys).toEqual([]);
+    await closeRateLimitingRedis();
+    const [key] = (await probe.send("KEYS", [`ratelimit:${routeId}:*`])) as string[];
+    expect(await probe.send("GET", [key!])).toBe("2");
+    expect(Number(await probe.send("TTL", [key!]))).toBeGreaterThan(0);
+    probe.close();
   });
 
   test("headers come from the shared counters", async () => {
