@@ -189,6 +189,27 @@ describe("election on s3rver", () => {
     }
   });
 
+  test("storage that accepts connections and never answers: nobody leads, and stop() still returns", async () => {
+    const blackHole = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    const lines: string[] = [];
+    setLogSink((line) => lines.push(line));
+    try {
+      const env = { ...s3.env, AWS_CONFIG_STORAGE_ENDPOINT: `http://127.0.0.1:${blackHole.port}` };
+      const { node } = await cluster(env);
+      const nodes = ["h1", "h2"].map(node);
+      await waitFor(
+        "both nodes to report the hung storage",
+        () => lines.filter((l) => l.includes("did not answer")).length >= 2,
+      );
+      expect(leaders(nodes)).toEqual([]);
+      await Promise.all(nodes.map((n) => n.stop()));
+      running = [];
+    } finally {
+      setLogSink((line) => process.stderr.write(line));
+      blackHole.stop(true);
+    }
+  });
+
   test("the same election works on GCS (emulator)", async () => {
     const gcs = await startGcsEmulator();
     try {
