@@ -78,6 +78,8 @@ const METHOD_BITS = new Map(
 /** Kong derives ids of split routes as UUIDv5 of `<route id>#<group>` in this namespace; ties between them follow those ids. */
 const SPLIT_NAMESPACE = "7f145bf9-0dce-4f91-98eb-debbce4b9f6b";
 const MAX_HEADER_COUNT = 255;
+/** RFC 9110 token: looking up any other name in fetch Headers throws, and matching must never throw. */
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const NO_PATHS: never[] = [];
 const NO_ENTRIES: never[] = [];
 const NO_CAPTURES: RouteCaptures = Object.freeze({ unnamed: [], named: {} }) as RouteCaptures;
@@ -769,6 +771,11 @@ export function compileRouter<R extends RouterRoute>(
       Object.keys(route.headers ?? {}).length > 0;
     if (!hasField) {
       log.warn(`route ${route.id} sets none of methods, hosts, headers, paths, snis; it will never match`);
+      continue;
+    }
+    const badHeader = Object.keys(route.headers ?? {}).find((name) => !HEADER_NAME.test(name));
+    if (badHeader !== undefined) {
+      log.warn(`route ${route.id}: '${badHeader}' is not a valid header name; the route will never match`);
       continue;
     }
     ranked.push(...buildMatchers(route, servicePathOf(route) ?? null, options));

@@ -364,6 +364,21 @@ describe("what the caller needs", () => {
     ).toBe(false);
   });
 
+  test("a route with an invalid header name is left out (logged) instead of throwing on every request", () => {
+    const lines: string[] = [];
+    setLogSink((l) => lines.push(l));
+    try {
+      const routes = [
+        { id: id(2), paths: ["/"], headers: { "x foo": ["a"] } },
+        { id: id(1), paths: ["/"] },
+      ];
+      expect(winner(routes, { headers: new Headers({ "x-foo": "a" }) })).toBe(id(1));
+      expect(lines.join("")).toContain(`route ${id(2)}: 'x foo' is not a valid header name`);
+    } finally {
+      setLogSink((l) => process.stderr.write(l));
+    }
+  });
+
   test("stream routes are left to the stream router", () => {
     expect(
       winner([{ id: id(1), protocols: ["tcp", "tls"], snis: ["example.com"] }], { sni: "example.com" }),
