@@ -3,7 +3,7 @@ import { SQL } from "bun";
 import { type Conn, type ConstraintFailure, type DbRow, type Dialect, type Driver, Mutex } from "./driver";
 
 /** The NOTIFY channel every gw control plane on the database listens to. */
-export const CHANGE_CHANNEL = "gw_config_changes";
+const CHANGE_CHANNEL = "gw_config_changes";
 /** Arbitrary but fixed: the advisory lock two processes take before migrating. */
 const MIGRATION_LOCK_KEY = 7_467_710;
 
@@ -22,7 +22,7 @@ export interface PostgresOptions {
 
 const q = (identifier: string) => `"${identifier}"`;
 
-export const postgresDialect: Dialect = {
+const postgresDialect: Dialect = {
   name: "postgres",
   types: { double: "DOUBLE PRECISION", bigint: "BIGINT", json: "JSONB" },
   order: "seq",

@@ -18,8 +18,8 @@ import type { Conn, Driver } from "./driver";
 import type { EntityModel, ModelSet } from "./model";
 import type { ListOptions, Page, Row, Scope, StoreOps } from "./store";
 
-export const DEFAULT_PAGE_SIZE = 100;
-export const MAX_PAGE_SIZE = 1000;
+const DEFAULT_PAGE_SIZE = 100;
+const MAX_PAGE_SIZE = 1000;
 /** Deeper cascades than this are a modelling mistake, not data. */
 const MAX_CASCADE_DEPTH = 8;
 
@@ -78,8 +78,7 @@ export function decodeOffset(offset: string, arity: number): unknown[] {
   throw invalidOffset(offset, "bad offset");
 }
 
-export const tagsJson = (row: Row): string | null =>
-  Array.isArray(row.tags) ? JSON.stringify(row.tags) : null;
+const tagsJson = (row: Row): string | null => (Array.isArray(row.tags) ? JSON.stringify(row.tags) : null);
 
 /** The values written to `id, doc, tags, <indexed columns…>` for one row. */
 export function rowValues(model: EntityModel, row: Row): unknown[] {

@@ -4,13 +4,13 @@ import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { join } from "node:path";
 import { type Conn, type ConstraintFailure, type DbRow, type Dialect, type Driver, Mutex } from "./driver";
 
-export const SQLITE_FILE = "gw.db";
+const SQLITE_FILE = "gw.db";
 /** How long a writer waits for another process' lock (a `gw config db_import` next to a running node). */
 const BUSY_TIMEOUT_MS = 5000;
 
 const q = (identifier: string) => `"${identifier}"`;
 
-export const sqliteDialect: Dialect = {
+const sqliteDialect: Dialect = {
   name: "sqlite",
   types: { double: "REAL", bigint: "INTEGER", json: "TEXT" },
   order: "rowid",
