@@ -19,6 +19,7 @@ const PG = {
 };
 const SIZES = (process.env.BENCH_SIZES ?? "10000,100000").split(",").map(Number);
 const INSERTS = Number(process.env.BENCH_INSERTS ?? 2000);
+const BACKENDS = (process.env.BENCH_BACKENDS ?? "sqlite,postgres").split(",");
 
 /** A Kong-shaped config of `total` entities: a quarter each of services, routes, consumers and plugins. */
 function config(total: number): ConfigTable {
@@ -128,7 +129,7 @@ function kongYml(table: ConfigTable): string {
   return Bun.YAML.stringify({ _format_version: "3.0", services, consumers: table.consumers });
 }
 
-for (const backend of [sqlite, postgres]) {
+for (const backend of [sqlite, postgres].filter((b) => BACKENDS.includes(b.name))) {
   for (const size of SIZES) {
     const table = config(size);
     const { store, cleanup } = await backend.open();
