@@ -144,7 +144,9 @@ export async function reset(driver: Driver, models: ModelSet): Promise<boolean> 
   });
 }
 
-export type MigrationsVerb = "bootstrap" | "up" | "list" | "reset";
+/** `finish` exists for scripts written for Kong (`up && finish`): gw's migrations complete in `up`. */
+const VERBS = ["bootstrap", "up", "finish", "list", "reset"] as const;
+export type MigrationsVerb = (typeof VERBS)[number];
 
 export interface CommandResult {
   /** Kong's exit codes: 0 fine, 1 error, 3 needs bootstrap (list), 5 new migrations available (list). */
@@ -177,6 +179,9 @@ async function runVerb(verb: MigrationsVerb, driver: Driver, models: ModelSet, y
       );
       return { code: 5, output: lines.join("\n") };
     }
+    case "finish":
+      if (!state.bootstrapped) return { code: 1, output: `Error: Cannot run migrations: ${NEEDS_BOOTSTRAP}` };
+      return { code: 0, output: "No pending migrations to finish" };
     case "reset":
       if (!yes)
         return { code: 1, output: "Error: not a tty: invoke 'reset' non-interactively with the --yes flag" };
@@ -192,10 +197,10 @@ export async function migrationsCommand(
   settings: StoreSettings,
   options: { yes?: boolean; models?: ModelSet } = {},
 ): Promise<CommandResult> {
-  if (!["bootstrap", "up", "list", "reset"].includes(verb)) {
+  if (!(VERBS as readonly string[]).includes(verb)) {
     return {
       code: 1,
-      output: `Error: unknown migrations command '${verb}' (expected one of: bootstrap, up, list, reset)`,
+      output: `Error: unknown migrations command '${verb}' (expected one of: ${VERBS.join(", ")})`,
     };
   }
   let driver: Driver | undefined;

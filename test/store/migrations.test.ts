@@ -38,6 +38,10 @@ for (const backend of BACKENDS) {
         code: 0,
         output: "Database is already up-to-date",
       });
+      expect(await migrationsCommand("finish", settings)).toEqual({
+        code: 0,
+        output: "No pending migrations to finish",
+      });
 
       const store = await openStore(settings);
       await store.insert("services", { name: "kept-until-reset", host: "h" });
@@ -76,9 +80,10 @@ for (const backend of BACKENDS) {
     });
 
     test("an unknown verb names the valid ones", async () => {
-      expect(await migrationsCommand("finish", settings)).toEqual({
+      expect(await migrationsCommand("migrate-apis", settings)).toEqual({
         code: 1,
-        output: "Error: unknown migrations command 'finish' (expected one of: bootstrap, up, list, reset)",
+        output:
+          "Error: unknown migrations command 'migrate-apis' (expected one of: bootstrap, up, finish, list, reset)",
       });
     });
   });
