@@ -96,7 +96,12 @@ export class Exchange {
     const body = req.body;
     let head = `${req.method} ${req.target} HTTP/1.1\r\n`;
     const h = req.headers;
-    for (let i = 0; i < h.length; i += 2) head += `${h[i]}: ${h[i + 1]}\r\n`;
+    for (let i = 0; i < h.length; i += 2) {
+      const name = h[i] as string;
+      // The client owns framing: a stray Content-Length or Transfer-Encoding from the caller would smuggle.
+      if ((name.length === 14 || name.length === 17) && isFramingHeader(name)) continue;
+      head += `${name}: ${h[i + 1]}\r\n`;
+    }
     let chunked = false;
     if (body === null) {
       if (EMPTY_BODY_ANNOUNCED.has(req.method)) head += "Content-Length: 0\r\n";
@@ -118,6 +123,11 @@ export class Exchange {
     if (inline) bytes.set(body as Uint8Array, head.length);
     return { bytes, bodyIncluded: inline, chunked };
   }
+}
+
+function isFramingHeader(name: string): boolean {
+  const lower = name.toLowerCase();
+  return lower === "content-length" || lower === "transfer-encoding";
 }
 
 function wantsContinue(headers: string[]): boolean {

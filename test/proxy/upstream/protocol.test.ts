@@ -113,6 +113,25 @@ describe("framing and hop-by-hop headers", () => {
   });
 });
 
+describe("request framing is the client's alone", () => {
+  test("a stray Content-Length or Transfer-Encoding from the caller is dropped, never sent twice", async () => {
+    const res = await client.request(
+      endpoint,
+      {
+        method: "POST",
+        target: "/echo",
+        headers: ["Content-Length", "999", "transfer-encoding", "chunked"],
+        body: enc.encode("abc"),
+      },
+      timeouts,
+    );
+    expect(text(await readAll(res.body))).toBe("abc");
+    const seen = upstream.requests.at(-1);
+    expect(seen?.headers.get("content-length")).toEqual(["3"]);
+    expect(seen?.headers.has("transfer-encoding")).toBe(false);
+  });
+});
+
 describe("upgrade", () => {
   test("101 hands back a byte tunnel: bytes sent with the head and echoed bytes both arrive", async () => {
     const res = await client.upgrade(
