@@ -177,7 +177,7 @@ interface Item {
   id: string;
   parent?: { item: Item; field: string };
   /** FK fields whose reference was reported already; their validation errors would only repeat it. */
-  unresolved: Set<string>;
+  unresolved?: string[];
 }
 
 /** Parses a declarative file's text: JSON for `.json` names (or text that opens with `{`), YAML otherwise. */
@@ -216,17 +216,19 @@ export function parseDeclarative(input: unknown, opts: ParseOptions = {}): Confi
   // Kong migrates 1.1 and 2.1 files on the fly and then treats them as 3.0.
   const table = emptyTable(legacyPaths ? "3.0" : (doc._format_version as string), transform);
   const now = opts.now ?? Date.now() / 1000;
+  const itemOf = new Map<object, Item>();
   for (const item of items) {
     const r = validateEntity(item.def, item.raw, { mode: "create", plugins: opts.plugins, transform, now });
     if (!r.ok) {
-      for (const f of item.unresolved) delete r.fields[f];
+      for (const f of item.unresolved ?? []) delete r.fields[f];
       addFieldIssues(item, [], r.fields, issues);
       continue;
     }
     for (const f of item.def.transientFields) delete r.entity[f];
     (table[item.def.name as keyof ConfigTable] as unknown[]).push(r.entity);
+    itemOf.set(r.entity, item);
   }
-  checkUniqueFields(table, items, issues);
+  checkUniqueFields(table, itemOf, issues);
   if (issues.length > 0) throw new DeclarativeError(issues.sort((a, b) => comparePaths(a.path, b.path)));
   return table;
 }
@@ -311,7 +313,7 @@ function collect(
       else if (v !== null || k in def.schema.shape) raw[k] = v;
     }
     const source = record as Record<string, unknown>;
-    const item: Item = { def, source, raw, path: itemPath, id: "", parent, unresolved: new Set() };
+    const item: Item = { def, source, raw, path: itemPath, id: "", parent };
     if (parent && raw[parent.field] !== undefined) {
       issues.push(issueAt(item, [parent.field], "unknown field"));
       delete raw[parent.field];
@@ -431,7 +433,7 @@ function resolveReferences(item: Item, index: Index, issues: DeclarativeIssue[])
     if (found) {
       item.raw[fk.field] = { id: found.id };
     } else {
-      item.unresolved.add(fk.field);
+      (item.unresolved ??= []).push(fk.field);
       const shown = typeof v === "string" ? v : JSON.stringify(v);
       const message = `invalid reference '${fk.field}: ${shown}' (no such entry in '${fk.reference}')`;
       issues.push(issueAt(item, [fk.field], message));
@@ -478,9 +480,7 @@ function addFieldIssues(item: Item, field: PathSegment[], errors: unknown, issue
 }
 
 /** Unique fields other than the endpoint key (already checked while indexing), e.g. consumers' `custom_id`. */
-function checkUniqueFields(table: ConfigTable, items: Item[], issues: DeclarativeIssue[]): void {
-  const itemById = new Map<string, Item>();
-  for (const item of items) itemById.set(`${item.def.name}:${item.id}`, item);
+function checkUniqueFields(table: ConfigTable, itemOf: Map<object, Item>, issues: DeclarativeIssue[]): void {
   for (const def of ENTITIES) {
     for (const field of def.unique) {
       if (field === def.endpointKey) continue;
@@ -488,7 +488,7 @@ function checkUniqueFields(table: ConfigTable, items: Item[], issues: Declarativ
       for (const row of table[def.name as keyof ConfigTable] as Record<string, unknown>[]) {
         const v = row[field];
         if (v === null || v === undefined) continue;
-        const item = itemById.get(`${def.name}:${row.id}`);
+        const item = itemOf.get(row);
         if (seen.has(v) && item)
           issues.push(issueAt(item, [], uniquenessMessage(def.name, field, String(v))));
         seen.add(v);

@@ -23,9 +23,19 @@ function uuidBytes(uuid: string): Buffer {
   return bytes;
 }
 
+const HEX = Buffer.from("0123456789abcdef");
+const DASH = 0x2d;
+
+/** Canonical text of 16 bytes, built as one flat string: ids are Map keys by the hundred thousand. */
 function format(bytes: Uint8Array): string {
-  const hex = Buffer.from(bytes).toString("hex");
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+  const out = Buffer.allocUnsafe(36);
+  let o = 0;
+  for (let i = 0; i < 16; i++) {
+    if (i === 4 || i === 6 || i === 8 || i === 10) out[o++] = DASH;
+    out[o++] = HEX[bytes[i]! >> 4]!;
+    out[o++] = HEX[bytes[i]! & 15]!;
+  }
+  return out.toString("latin1");
 }
 
 /** RFC 4122 version 5: SHA-1 of namespace bytes + name (UTF-8), version and variant bits set. */
