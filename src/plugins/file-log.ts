@@ -4,7 +4,7 @@ import { z } from "zod";
 import { bool, check, req, str } from "../entities/fields";
 import { logger } from "../log/logger";
 import { luaCode } from "./http-log";
-import { recordResponse, serialize } from "./log-serializer";
+import { noticeIgnoredLua, recordResponse, serialize } from "./log-serializer";
 import { definePlugin } from "./plugin";
 
 const log = logger("file-log");
@@ -57,6 +57,7 @@ export const fileLog = definePlugin<FileLogConfig>({
     recordResponse(ctx, res);
   },
   log(ctx, conf, entry) {
+    noticeIgnoredLua("file-log", conf);
     const fd = descriptor(conf);
     if (fd === null) return;
     try {

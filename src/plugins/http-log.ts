@@ -2,7 +2,7 @@
 import { z } from "zod";
 import { check, headerName, int, map, num, oneOf, opt, str, withChecks } from "../entities/fields";
 import { logger } from "../log/logger";
-import { recordResponse, serialize } from "./log-serializer";
+import { noticeIgnoredLua, recordResponse, serialize } from "./log-serializer";
 import { definePlugin } from "./plugin";
 
 const log = logger("http-log");
@@ -205,6 +205,7 @@ export const httpLog = definePlugin<HttpLogConfig>({
     recordResponse(ctx, res);
   },
   log(ctx, conf, entry) {
+    noticeIgnoredLua("http-log", conf);
     queueFor(conf).enqueue(JSON.stringify(serialize(ctx, entry)), conf);
   },
 });

@@ -1,6 +1,17 @@
 /** Kong's `kong.log.serialize()`: the per-request JSON object logging plugins (http-log, file-log) send. */
+import { logger } from "../log/logger";
 import { decodeArg } from "./common";
 import type { LogEntry, RequestContext, ResponseView } from "./plugin";
+
+const log = logger("plugins");
+const luaNoticed = new WeakSet<object>();
+
+/** gw runs no Lua: a config carrying `custom_fields_by_lua` loads, and the first use says the fields are skipped. */
+export function noticeIgnoredLua(plugin: string, conf: { custom_fields_by_lua?: unknown }): void {
+  if (!conf.custom_fields_by_lua || luaNoticed.has(conf)) return;
+  luaNoticed.add(conf);
+  log.notice(`${plugin}: custom_fields_by_lua is ignored (gw does not run Lua)`);
+}
 
 /** What the header phase saw, kept for the log phase (LogEntry carries neither headers nor the response source). */
 interface SeenResponse {

@@ -2,6 +2,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setLogSink } from "../../src/log/logger";
 import { closeFileLogs, fileLog } from "../../src/plugins/file-log";
 import { config, configErrors, logEntry, makeContext, request, responseView } from "./helpers";
 
@@ -17,7 +18,7 @@ function logRequest(conf: unknown, path: string, status = 200) {
   fileLog.log!(ctx, conf, logEntry(status));
 }
 
-const lines = (file: string) =>
+const readLines = (file: string) =>
   readFileSync(file, "utf8")
     .trimEnd()
     .split("\n")
@@ -37,7 +38,7 @@ describe("file-log", () => {
     const conf = config(fileLog, { path: file });
     logRequest(conf, "/one");
     logRequest(conf, "/two", 404);
-    const [a, b] = lines(file);
+    const [a, b] = readLines(file);
     expect(a.request.uri).toBe("/one");
     expect(b.request.uri).toBe("/two");
     expect(b.response.status).toBe(404);
@@ -50,8 +51,23 @@ describe("file-log", () => {
     logRequest(reopening, "/before");
     renameSync(file, `${file}.1`);
     logRequest(reopening, "/after");
-    expect(lines(file).map((l) => l.request.uri)).toEqual(["/after"]);
-    expect(lines(`${file}.1`).map((l) => l.request.uri)).toEqual(["/before"]);
+    expect(readLines(file).map((l) => l.request.uri)).toEqual(["/after"]);
+    expect(readLines(`${file}.1`).map((l) => l.request.uri)).toEqual(["/before"]);
+  });
+
+  test("custom_fields_by_lua is accepted, not run, and said so once", () => {
+    const lines: string[] = [];
+    const file = join(dir, "lua.log");
+    const conf = config(fileLog, { path: file, custom_fields_by_lua: { extra: "return 1" } });
+    setLogSink((l) => lines.push(l));
+    try {
+      logRequest(conf, "/a");
+      logRequest(conf, "/b");
+    } finally {
+      setLogSink((l) => process.stderr.write(l));
+    }
+    expect(lines.filter((l) => l.includes("custom_fields_by_lua is ignored"))).toHaveLength(1);
+    expect(readLines(file).every((l) => l.extra === undefined)).toBe(true);
   });
 
   test("an unwritable path is logged, never thrown", () => {
