@@ -144,6 +144,14 @@ export function referencedByOthers(parent: string, child: string): EntityError {
   );
 }
 
+/** A CA certificate still listed in a service's or plugin's `ca_certificates` (Kong's code 19). */
+export function caCertificateReferenced(caId: string, entity: string, referrerId: string): EntityError {
+  return make(
+    ERROR_CODES.REFERENCED_BY_OTHERS,
+    `ca certificate ${caId} is still referenced by ${entity} (id = ${referrerId})`,
+  );
+}
+
 export function uniqueViolation(key: Record<string, unknown>): EntityError {
   return make(ERROR_CODES.UNIQUE_VIOLATION, `UNIQUE violation detected on '${prettyKey(key)}'`, key);
 }

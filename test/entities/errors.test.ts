@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import {
+  caCertificateReferenced,
   EntityError,
   foreignKeyViolation,
   invalidOffset,
@@ -42,6 +43,17 @@ describe("Kong DAO errors", () => {
       name: "foreign key violation",
       message: "an existing 'routes' entity references this 'services' entity",
       fields: { "@referenced_by": "routes" },
+    });
+  });
+
+  test("a referenced CA certificate cannot be deleted (code 19)", () => {
+    expect(caCertificateReferenced("ca1", "services", "s1")).toMatchObject({
+      status: 400,
+      body: {
+        code: 19,
+        name: "referenced by others",
+        message: "ca certificate ca1 is still referenced by services (id = s1)",
+      },
     });
   });
 
