@@ -67,8 +67,13 @@ export function labelsProblem(labels: readonly string[]): string | null {
 
 function checkDataPlane(s: Settings, error: Report): void {
   const role = 'when role = "data_plane"';
-  if (s.proxy_listen.length === 0)
-    error("proxy_listen", `proxy_listen must be specified ${role}`, "set proxy_listen, e.g. 0.0.0.0:8000");
+  // gw's pure backup exporter: a data plane that exports config and serves no traffic.
+  if (s.proxy_listen.length === 0 && !s.cluster_fallback_config_export)
+    error(
+      "proxy_listen",
+      `proxy_listen must be specified ${role}`,
+      "set proxy_listen, e.g. 0.0.0.0:8000 (or turn cluster_fallback_config_export on for a backup-only node)",
+    );
   if (s.database !== "off")
     error("database", `only in-memory storage can be used ${role}`, "set database = off in your kong.conf");
   if (s.cluster_use_proxy && !s.proxy_server)

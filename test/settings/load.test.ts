@@ -286,6 +286,19 @@ describe("role constraints, with Kong's messages", () => {
     );
   });
 
+  test("a pure backup exporter is a data plane with export on and proxy_listen off", () => {
+    const r = loadSettings({
+      confPath: undefined,
+      env: hybrid("data_plane", {
+        KONG_DATABASE: "off",
+        KONG_PROXY_LISTEN: "off",
+        KONG_CLUSTER_FALLBACK_CONFIG_EXPORT: "on",
+        KONG_CLUSTER_FALLBACK_CONFIG_STORAGE: "s3://backups/prod",
+      }),
+    });
+    expect(r.ok).toBe(true);
+  });
+
   test("pki needs cluster_ca_cert", () => {
     const e = errorFor(
       failed({ env: hybrid("control_plane", { KONG_CLUSTER_MTLS: "pki" }) }),
