@@ -93,7 +93,7 @@ for (const [name, makeBucket] of [
       const cpPrefix = (await import("../helpers/gw")).tempDir("cp-prefix");
       const cp = track(await startControlPlane(cert, { prefix: cpPrefix, env: bucket.env }));
       // A pure backup node: receives config, exports it, serves no traffic.
-      const backup = track(
+      track(
         await startDataPlane(cert, cp, {
           env: bucket.env,
           args: [

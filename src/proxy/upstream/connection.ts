@@ -185,10 +185,9 @@ export class Connection implements BodySink {
     ex.sendAt = performance.now();
     this.resetExchange();
     this.host.watch(this);
-    const { bytes, bodyIncluded, chunked } = ex.encodeHead();
-    this.chunkedRequest = chunked;
-    this.write(bytes);
-    if (bodyIncluded || ex.req.body === null) this.finishBody();
+    this.write(ex.encodeHead());
+    this.chunkedRequest = ex.chunked;
+    if (ex.bodyInline || ex.req.body === null) this.finishBody();
     else if (ex.expectContinue) {
       this.waitingContinue = true;
       this.setDeadline(Deadline.Continue, CONTINUE_WAIT_MS);
@@ -533,22 +532,21 @@ export class Connection implements BodySink {
     else (this.pieces as Uint8Array[]).push(bytes);
   }
 
-  private deliver(body: Uint8Array | ReadableStream<Uint8Array> | null): void {
+  private deliver(body: Uint8Array | ReadableStream<Uint8Array> | null, tunnel: Tunnel | null = null): void {
     this.delivered = true;
     const ex = this.ex as Exchange;
     const head = this.head;
-    ex.succeed(
-      {
-        status: head.status,
-        statusText: head.statusText,
-        headers: head.headers,
-        body,
-        contentLength: head.contentLength,
-        connectMs: ex.connectMs,
-        firstByteMs: ex.firstByteMs,
-      },
-      null,
-    );
+    // One literal with every field, so each response object has the same shape.
+    ex.succeed({
+      status: head.status,
+      statusText: head.statusText,
+      headers: head.headers,
+      body,
+      contentLength: head.contentLength,
+      connectMs: ex.connectMs,
+      firstByteMs: ex.firstByteMs,
+      tunnel,
+    });
   }
 
   private deliverStream(): void {
@@ -621,19 +619,7 @@ export class Connection implements BodySink {
     this.host.closed(this, false);
     this.tunnel = new Tunnel(this);
     if (at < buf.length) this.tunnel.deliver(buf.subarray(at));
-    const head = this.head;
-    ex.succeed(
-      {
-        status: 101,
-        statusText: head.statusText,
-        headers: head.headers,
-        body: null,
-        contentLength: -1,
-        connectMs: ex.connectMs,
-        firstByteMs: ex.firstByteMs,
-      },
-      this.tunnel,
-    );
+    this.deliver(null, this.tunnel);
     ex.done();
     this.ex = null;
   }

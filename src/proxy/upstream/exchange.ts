@@ -1,6 +1,6 @@
 /** One request/response exchange: its promise, abort wiring, timing, request head encoding and retry eligibility. */
 import type { Connection } from "./connection";
-import type { UpstreamRequest, UpstreamResponse, UpstreamTimeouts, UpstreamUpgrade } from "./types";
+import type { UpstreamRequest, UpstreamTimeouts, UpstreamUpgrade } from "./types";
 import { UpstreamError } from "./types";
 
 /** What an exchange needs from its pool; implemented by the pool in client.ts. */
@@ -34,6 +34,10 @@ export class Exchange {
   connectMs = 0;
   firstByteMs = 0;
   readonly expectContinue: boolean;
+  /** Set by encodeHead: the body went out in the head's buffer. */
+  bodyInline = false;
+  /** Set by encodeHead: the streamed body is sent chunked. */
+  chunked = false;
 
   constructor(
     readonly host: ExchangeHost,
@@ -65,10 +69,9 @@ export class Exchange {
     }
   }
 
-  succeed(res: UpstreamResponse, tunnel: UpstreamUpgrade["tunnel"]): void {
+  succeed(res: UpstreamUpgrade): void {
     this.settled = true;
-    (res as UpstreamUpgrade).tunnel = tunnel;
-    this.resolve(res as UpstreamUpgrade);
+    this.resolve(res);
   }
 
   fail(err: UpstreamError): void {
@@ -91,7 +94,7 @@ export class Exchange {
   }
 
   /** The request head with framing, and the body too when it is small enough to share one write. */
-  encodeHead(): { bytes: Buffer; bodyIncluded: boolean; chunked: boolean } {
+  encodeHead(): Buffer {
     const req = this.req;
     const body = req.body;
     let head = `${req.method} ${req.target} HTTP/1.1\r\n`;
@@ -121,7 +124,9 @@ export class Exchange {
     // latin1 keeps one byte per char, the inverse of how response heads are decoded.
     bytes.write(head, 0, "latin1");
     if (inline) bytes.set(body as Uint8Array, head.length);
-    return { bytes, bodyIncluded: inline, chunked };
+    this.bodyInline = inline;
+    this.chunked = chunked;
+    return bytes;
   }
 }
 
