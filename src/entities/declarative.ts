@@ -433,7 +433,7 @@ function resolveReferences(item: Item, index: Index, issues: DeclarativeIssue[])
     if (found) {
       item.raw[fk.field] = { id: found.id };
     } else {
-      (item.unresolved ??= []).push(fk.field);
+      item.unresolved = [...(item.unresolved ?? []), fk.field];
       const shown = typeof v === "string" ? v : JSON.stringify(v);
       const message = `invalid reference '${fk.field}: ${shown}' (no such entry in '${fk.reference}')`;
       issues.push(issueAt(item, [fk.field], message));
