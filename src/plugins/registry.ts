@@ -1,16 +1,17 @@
 /** The plugins gw bundles, Kong's `plugins` setting resolved to definitions, and their schemas for entity validation. */
 import type { PluginSchemaEntry } from "../entities/schemas";
+import type { Registry } from "../status/metrics";
 import { acl } from "./acl";
 import { basicAuth } from "./basic-auth";
 import { correlationId } from "./correlation-id";
 import { cors } from "./cors";
-import { fileLog } from "./file-log";
-import { httpLog } from "./http-log";
+import { closeFileLogs, fileLog } from "./file-log";
+import { flushHttpLogQueues, httpLog } from "./http-log";
 import { ipRestriction } from "./ip-restriction";
 import { keyAuth } from "./key-auth";
 import type { PluginDefinition } from "./plugin";
-import { prometheus } from "./prometheus";
-import { rateLimiting } from "./rate-limiting";
+import { prometheus, setPrometheusRegistry } from "./prometheus";
+import { closeRateLimitingRedis, rateLimiting } from "./rate-limiting";
 import { requestSizeLimiting } from "./request-size-limiting";
 import { requestTransformer } from "./request-transformer";
 import { responseTransformer } from "./response-transformer";
@@ -90,4 +91,17 @@ export function pluginSchemas(plugins: readonly PluginDefinition[]): Map<string,
       { schema: p.configSchema, protocols: PROTOCOLS[p.name], noConsumer: p.noConsumer ?? false },
     ]),
   );
+}
+
+/**
+ * Connects plugins that hold process-wide resources to the node (prometheus records into its registry) and
+ * returns what shutdown must run: pending http-log batches, rate-limit counts and open log files.
+ */
+export function attachPluginResources(registry: Registry): () => Promise<void> {
+  setPrometheusRegistry(registry);
+  return async () => {
+    await flushHttpLogQueues();
+    await closeRateLimitingRedis();
+    closeFileLogs();
+  };
 }

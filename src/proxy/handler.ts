@@ -3,6 +3,7 @@ import type { Server } from "bun";
 import type { AccessLog } from "../log/access-log";
 import { type ConfiguredPlugin, resolveSlot } from "../plugins/iterator";
 import type { LogEntry, PluginExit, RequestContext, ResponseView } from "../plugins/plugin";
+import { UPSTREAM_METHOD } from "../plugins/request-transformer";
 import { SERVER_TOKEN } from "../version";
 import type { Peer } from "./balancer";
 import { connectionTokens, isForwardedHeader, isHopByHop, isResponseHopByHop } from "./headers";
@@ -112,7 +113,9 @@ async function handle(deps: ProxyDeps, listener: Listener, ex: Exchange): Promis
   const query = ctx ? ctx.query : ex.query;
   const target = query ? `${upstreamPath}?${query}` : upstreamPath;
   const headers = upstreamHeaders(deps, ex, listener, match, ctx);
-  const preservedHost = match.route.preserve_host && ex.host ? ex.host : null;
+  // A plugin may set the upstream Host (request-transformer); otherwise preserve_host decides.
+  const preservedHost =
+    ctx?.upstreamHeaders.get("host") ?? (match.route.preserve_host && ex.host ? ex.host : null);
   const proxyLatency = performance.now() - ex.started;
   let upstream: UpstreamResponse;
   try {
@@ -188,7 +191,8 @@ function upstreamHeaders(
   out.push("via", via ? `${via}, ${VIA}` : VIA);
   out.push("x-kong-request-id", ex.id);
   if (ctx) {
-    for (const [name, value] of ctx.upstreamHeaders) if (value !== null) out.push(name, value);
+    for (const [name, value] of ctx.upstreamHeaders)
+      if (value !== null && name !== "host") out.push(name, value);
   }
   return out;
 }
@@ -218,7 +222,7 @@ async function forward(
       return await deps.client.request(
         next.endpoint,
         {
-          method: ex.req.method,
+          method: (ctx?.shared[UPSTREAM_METHOD] as string | undefined) ?? ex.req.method,
           target,
           headers,
           body: typeof body === "string" ? new TextEncoder().encode(body) : body,

@@ -4,7 +4,7 @@ import type { ActiveConfig } from "../config/active";
 import type { PluginSchemas } from "../entities/schemas";
 import { logger, setLogLevel } from "../log/logger";
 import type { PluginDefinition } from "../plugins/plugin";
-import { pluginSchemas, pluginsFor } from "../plugins/registry";
+import { attachPluginResources, pluginSchemas, pluginsFor } from "../plugins/registry";
 import type { Settings } from "../settings";
 import { type StatusSource, statusApp } from "../status/server";
 import { type NodeMetrics, nodeMetrics } from "./metrics";
@@ -38,6 +38,7 @@ export function createKit(settings: Settings): NodeKit {
     inFlight: [],
   };
   kit.metrics = nodeMetrics(kit.id, () => kit.inFlight.reduce((n, f) => n + f(), 0));
+  kit.closers.push(attachPluginResources(kit.metrics.registry));
   return kit;
 }
 
