@@ -194,11 +194,17 @@ export function pluginSchemaJson(entry: PluginSchemaEntry): KongSchemaJson {
   const base = schemaJson(PluginSchema);
   const config = fieldJson(entry.schema);
   config.required = true;
+  // Kong's no_consumer/no_route/no_service typedefs: the FK must be null.
+  const mustBeNull = new Set(
+    [entry.noConsumer && "consumer", entry.noRoute && "route", entry.noService && "service"].filter(Boolean),
+  );
   const fields = base.fields.map((f) => {
-    if (f.config) return { config };
-    if (f.protocols && entry.protocols) {
-      const protocols = { ...f.protocols, elements: { type: "string", one_of: [...entry.protocols] } };
-      return { protocols: { ...protocols, default: pluginDefaultProtocols(entry.protocols) } };
+    const [name, json] = Object.entries(f)[0]!;
+    if (name === "config") return { config };
+    if (mustBeNull.has(name)) return { [name]: { ...json, eq: null } };
+    if (name === "protocols" && entry.protocols) {
+      const elements = { type: "string", one_of: [...entry.protocols] };
+      return { protocols: { ...json, elements, default: pluginDefaultProtocols(entry.protocols) } };
     }
     return f;
   });

@@ -176,6 +176,21 @@ describe("/schemas/plugins/{name}", () => {
     });
   });
 
+  test("plugins that cannot apply to consumers say so as Kong does (eq: null)", () => {
+    const json = pluginSchemaJson({ ...entry, noConsumer: true });
+    expect(field(json.fields, "consumer")).toEqual({
+      type: "foreign",
+      reference: "consumers",
+      on_delete: "cascade",
+      eq: null,
+    });
+    expect(field(json.fields, "route")).toEqual({
+      type: "foreign",
+      reference: "routes",
+      on_delete: "cascade",
+    });
+  });
+
   test("schemaJson works for any zod record", () => {
     expect(schemaJson(z.strictObject({ a: z.literal(1) }))).toEqual({
       fields: [{ a: { type: "integer", one_of: [1], required: true } }],
