@@ -165,11 +165,11 @@ interface EntryList<R> {
   byHeader: Map<string, Map<string, Entry<R>[]>> | null;
 }
 
-interface Bucket<R> {
-  noPath: EntryList<R> | null;
-  paths: RadixNode<EntryList<R>> | null;
-  minRank: number;
-}
+/**
+ * The path tree of one host pattern. Its root holds the entries tried for every path: routes without paths, and
+ * regexes without a literal prefix.
+ */
+type Bucket<R> = RadixNode<EntryList<R>>;
 
 /** Lists up to this long are scanned as they are: indexing them would cost more than it saves. */
 const HEADER_INDEX_FROM = 8;
@@ -182,7 +182,6 @@ const newNode = <T>(label: string, minRank = Number.POSITIVE_INFINITY): RadixNod
   value: null,
   minRank,
 });
-const newBucket = <R>(): Bucket<R> => ({ noPath: null, paths: null, minRank: Number.POSITIVE_INFINITY });
 const newList = <R>(): EntryList<R> => ({ entries: [], byHeader: null });
 
 /** Moves the entries of a long list that require an exact header value into per-value lists, keeping rank order. */
@@ -537,7 +536,7 @@ class IndexedRouter<R extends RouterRoute> implements Router<R> {
   private readonly exact = new Map<string, Bucket<R>>();
   private readonly suffixes = newNode<Bucket<R>>("");
   private readonly prefixes = newNode<Bucket<R>>("");
-  private readonly anyHost = newBucket<R>();
+  private readonly anyHost = newNode<EntryList<R>>("");
   // Per-match scratch state: matching is synchronous, so one router never has two matches in flight.
   private req!: RouterRequest;
   private path = "";
@@ -559,17 +558,11 @@ class IndexedRouter<R extends RouterRoute> implements Router<R> {
     const regexKeys = m.regexPaths?.map(literalPrefix);
     for (const h of m.c.hosts ?? ANY_HOST) {
       const bucket = this.bucketFor(h, m.rank);
-      bucket.minRank = Math.min(bucket.minRank, m.rank);
       const port = h?.port ?? 0;
-      if (!m.plainPaths && !m.regexPaths) {
-        bucket.noPath ??= tracked(newList(), lists);
-        bucket.noPath.entries.push({ m, port, regex: null });
-        continue;
-      }
-      bucket.paths ??= newNode("");
-      for (const p of m.plainPaths ?? NO_PATHS) fileAt(bucket.paths, p, { m, port, regex: null }, lists);
+      if (!m.plainPaths && !m.regexPaths) fileAt(bucket, "", { m, port, regex: null }, lists);
+      for (const p of m.plainPaths ?? NO_PATHS) fileAt(bucket, p, { m, port, regex: null }, lists);
       m.regexPaths?.forEach((re, i) => {
-        fileAt(bucket.paths!, regexKeys![i]!, { m, port, regex: re }, lists);
+        fileAt(bucket, regexKeys![i]!, { m, port, regex: re }, lists);
       });
     }
   }
@@ -583,12 +576,12 @@ class IndexedRouter<R extends RouterRoute> implements Router<R> {
         h.kind === "suffix",
         rank,
       );
-      node.value ??= newBucket<R>();
+      node.value ??= newNode("");
       return node.value;
     }
     let bucket = this.exact.get(h.value);
     if (!bucket) {
-      bucket = newBucket<R>();
+      bucket = newNode("");
       this.exact.set(h.value, bucket);
     }
     return bucket;
@@ -639,10 +632,8 @@ class IndexedRouter<R extends RouterRoute> implements Router<R> {
   }
 
   private scanBucket(bucket: Bucket<R>): void {
-    if (bucket.minRank >= this.bestRank) return;
-    if (bucket.noPath) this.scan(bucket.noPath);
     const path = this.path;
-    let node: RadixNode<EntryList<R>> | undefined = bucket.paths ?? undefined;
+    let node: Bucket<R> | undefined = bucket;
     let pos = 0;
     while (node && node.minRank < this.bestRank) {
       if (node.value) this.scan(node.value);
