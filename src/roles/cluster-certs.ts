@@ -1,6 +1,6 @@
 /** The cluster certificate, key and CA a hybrid node uses, read once from the settings (path, PEM or base64 PEM). */
 import type { Settings } from "../settings";
-import { type PemKind, readPemSetting } from "../settings/pem";
+import { pemOrThrow } from "../settings/pem";
 import { StartupError } from "./startup-error";
 
 export interface ClusterCerts {
@@ -9,19 +9,13 @@ export interface ClusterCerts {
   caPem: string | undefined;
 }
 
-function read(value: string, kind: PemKind, setting: string): string {
-  const r = readPemSetting(value, kind);
-  if (!r.ok) throw new StartupError([`${setting}: ${r.problem}`]);
-  return r.pem;
-}
-
 export function clusterCerts(s: Settings): ClusterCerts {
   if (!s.cluster_cert || !s.cluster_cert_key) {
     throw new StartupError(["cluster certificate and key must be provided to use Hybrid mode"]);
   }
   return {
-    certPem: read(s.cluster_cert, "certificate", "cluster_cert"),
-    keyPem: read(s.cluster_cert_key, "key", "cluster_cert_key"),
-    caPem: s.cluster_ca_cert ? read(s.cluster_ca_cert, "certificate", "cluster_ca_cert") : undefined,
+    certPem: pemOrThrow(s.cluster_cert, "certificate", "cluster_cert"),
+    keyPem: pemOrThrow(s.cluster_cert_key, "key", "cluster_cert_key"),
+    caPem: s.cluster_ca_cert ? pemOrThrow(s.cluster_ca_cert, "certificate", "cluster_ca_cert") : undefined,
   };
 }

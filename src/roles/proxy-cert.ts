@@ -3,24 +3,17 @@ import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { logger } from "../log/logger";
 import type { Settings } from "../settings";
-import { type PemKind, readPemSetting } from "../settings/pem";
+import { pemOrThrow } from "../settings/pem";
 import { writeFileAtomic } from "../support/files";
 import { selfSignedCertificate } from "../support/self-signed";
-import { StartupError } from "./startup-error";
 
 const log = logger("kong");
-
-function pemOf(value: string, kind: PemKind, setting: string): string {
-  const r = readPemSetting(value, kind);
-  if (!r.ok) throw new StartupError([`${setting}: ${r.problem}`]);
-  return r.pem;
-}
 
 export async function proxyCertificate(s: Settings): Promise<{ cert: string; key: string }> {
   const [cert] = s.ssl_cert;
   const [key] = s.ssl_cert_key;
   if (cert && key)
-    return { cert: pemOf(cert, "certificate", "ssl_cert"), key: pemOf(key, "key", "ssl_cert_key") };
+    return { cert: pemOrThrow(cert, "certificate", "ssl_cert"), key: pemOrThrow(key, "key", "ssl_cert_key") };
   const dir = join(s.prefix, "ssl");
   const certPath = join(dir, "kong-default-ecdsa.crt");
   const keyPath = join(dir, "kong-default-ecdsa.key");

@@ -64,3 +64,11 @@ export function readPemSetting(value: string, kind: PemKind): PemResult {
   const from = kind === "key" || value.length > 80 || value.includes("\n") ? "the inline value" : value;
   return { ok: false, problem: `failed loading ${what} from ${from} (${bad})` };
 }
+
+/** For callers past settings validation: the PEM text, or an error naming the setting and the problem. */
+export function pemOrThrow(value: string | null | undefined, kind: PemKind, setting: string): string {
+  if (!value) throw new Error(`${setting}: required; set it to a PEM file path, PEM text or base64 PEM`);
+  const r = readPemSetting(value, kind);
+  if (!r.ok) throw new Error(`${setting}: ${r.problem}`);
+  return r.pem;
+}

@@ -1,12 +1,12 @@
 /** Cluster certificates: `gen_cert` (EC P-384, CN kong_clustering), and reading a certificate's name, SANs, expiry, digest, EKUs. */
 import { createHash, X509Certificate } from "node:crypto";
-import { chmodSync, existsSync, readFileSync } from "node:fs";
+import { chmodSync, existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { writeFileAtomic } from "../../support/files";
+import { selfSignedCertificate } from "../../support/self-signed";
 
 export const CLUSTER_CN = "kong_clustering";
 export const DEFAULT_CERT_DAYS = 1095;
-const DAY_MS = 86_400_000;
 
 export const EKU_SERVER_AUTH = "1.3.6.1.5.5.7.3.1";
 export const EKU_CLIENT_AUTH = "1.3.6.1.5.5.7.3.2";
@@ -26,37 +26,13 @@ export interface CertInfo {
   extKeyUsage: string[];
 }
 
-function pem(der: ArrayBuffer, label: string): string {
-  const b64 = Buffer.from(der)
-    .toString("base64")
-    .replace(/(.{64})/g, "$1\n");
-  return `-----BEGIN ${label}-----\n${b64.replace(/\n$/, "")}\n-----END ${label}-----\n`;
-}
-
 /** A self-signed cluster certificate as `kong hybrid gen_cert` makes it: no extensions, subject = issuer = CN=kong_clustering. */
 export async function generateClusterCert({
   days = DEFAULT_CERT_DAYS,
 }: {
   days?: number;
 } = {}): Promise<ClusterCert> {
-  // Loaded here so nodes that never generate certificates skip the library's start-up cost.
-  await import("reflect-metadata");
-  const x509 = await import("@peculiar/x509");
-  x509.cryptoProvider.set(crypto);
-  const alg = { name: "ECDSA", namedCurve: "P-384", hash: "SHA-384" };
-  const keys = (await crypto.subtle.generateKey(alg, true, ["sign", "verify"])) as CryptoKeyPair;
-  const now = Date.now();
-  const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    name: `CN=${CLUSTER_CN}`,
-    notBefore: new Date(now),
-    notAfter: new Date(now + days * DAY_MS),
-    keys,
-    signingAlgorithm: alg,
-  });
-  return {
-    certPem: pem(cert.rawData, "CERTIFICATE"),
-    keyPem: pem(await crypto.subtle.exportKey("pkcs8", keys.privateKey), "PRIVATE KEY"),
-  };
+  return await selfSignedCertificate(CLUSTER_CN, days);
 }
 
 /** Writes a new cluster cert (0644) and key (0600); refuses if either file exists, with Kong's wording. */
@@ -147,25 +123,4 @@ export function certInfo(pemOrDer: string | Uint8Array): CertInfo {
     digest: sha256Hex(cert.raw),
     extKeyUsage: cert.keyUsage ?? [],
   };
-}
-
-const PEM_BEGIN = "-----BEGIN";
-
-/** Kong accepts a path, PEM text or base64-encoded PEM for certificate settings. */
-export function readPemSetting(field: string, value: string | null | undefined): string {
-  if (!value) throw new Error(`${field}: required; set it to a PEM file path or PEM text`);
-  if (value.includes(PEM_BEGIN)) return value;
-  if (!existsSync(value) && /^[A-Za-z0-9+/=\s]+$/.test(value)) {
-    const decoded = Buffer.from(value, "base64").toString("utf8");
-    if (decoded.includes(PEM_BEGIN)) return decoded;
-  }
-  try {
-    const text = readFileSync(value, "utf8");
-    if (!text.includes(PEM_BEGIN)) throw new Error("no PEM block in the file");
-    return text;
-  } catch (e) {
-    throw new Error(
-      `${field}: cannot read '${value}' (${(e as Error).message}); set it to a PEM file path or PEM text`,
-    );
-  }
 }

@@ -1,6 +1,7 @@
 /** The data plane's TLS for dialling the control plane (trust, SNI, name and EKU checks), and plain-words reasons for failures. */
 import { checkServerIdentity, type PeerCertificate } from "node:tls";
-import { CLUSTER_CN, certInfo, EKU_ANY, EKU_SERVER_AUTH, readPemSetting, sha256Hex } from "./certs";
+import { pemOrThrow } from "../../settings/pem";
+import { CLUSTER_CN, certInfo, EKU_ANY, EKU_SERVER_AUTH, sha256Hex } from "./certs";
 
 /** The kong.conf settings the DP's cluster TLS depends on; PEM-valued ones take PEM text, base64 PEM, or a file path. */
 export interface ClusterClientInput {
@@ -51,8 +52,8 @@ function serverAuthError(cert: PeerCertificate): Error | undefined {
 
 /** TLS options for the DP's WebSocket to the CP: Kong's trust and SNI rules for `shared` and `pki`. */
 export function clusterClientTls(input: ClusterClientInput): ClusterClientTls {
-  const cert = readPemSetting("cluster_cert", input.cluster_cert);
-  const key = readPemSetting("cluster_cert_key", input.cluster_cert_key);
+  const cert = pemOrThrow(input.cluster_cert, "certificate", "cluster_cert");
+  const key = pemOrThrow(input.cluster_cert_key, "key", "cluster_cert_key");
   const serverName = expectedServerName(input);
   if (input.cluster_mtls === "shared") {
     const ownDigest = certInfo(cert).digest;
@@ -74,7 +75,7 @@ export function clusterClientTls(input: ClusterClientInput): ClusterClientTls {
   return {
     cert,
     key,
-    ca: readPemSetting("cluster_ca_cert", input.cluster_ca_cert),
+    ca: pemOrThrow(input.cluster_ca_cert, "certificate", "cluster_ca_cert"),
     serverName,
     rejectUnauthorized: true,
     checkServerIdentity: (_host, peer) => checkServerIdentity(serverName, peer) ?? serverAuthError(peer),

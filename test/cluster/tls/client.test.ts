@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createServer } from "node:tls";
-import { type ClusterCert, generateClusterCert, readPemSetting } from "../../../src/cluster/tls/certs";
+import { type ClusterCert, generateClusterCert } from "../../../src/cluster/tls/certs";
 import {
   type ClusterClientInput,
   clusterClientTls,
@@ -10,6 +10,7 @@ import {
   explainClusterError,
 } from "../../../src/cluster/tls/client";
 import type { ClusterListener } from "../../../src/cluster/tls/listener";
+import { pemOrThrow } from "../../../src/settings/pem";
 import { freePort } from "../../helpers/gw";
 import { createTestPki, type Issued, type TestPki } from "../../helpers/pki";
 import { captureLog, dial, echoPeerListener } from "./dial";
@@ -213,16 +214,18 @@ describe("SNI the DP sends", () => {
 describe("settings and reasons", () => {
   test("certificate settings take a path, PEM text or base64 PEM; a bad one names the field", () => {
     const pem = dp.certPem;
-    expect(readPemSetting("cluster_cert", dp.certPath)).toBe(pem);
-    expect(readPemSetting("cluster_cert", pem)).toBe(pem);
-    expect(readPemSetting("cluster_cert", Buffer.from(pem).toString("base64"))).toBe(pem);
-    expect(() => readPemSetting("cluster_cert", "/nonexistent/cluster.crt")).toThrow(
-      "cluster_cert: cannot read '/nonexistent/cluster.crt'",
+    expect(pemOrThrow(dp.certPath, "certificate", "cluster_cert")).toBe(pem);
+    expect(pemOrThrow(pem, "certificate", "cluster_cert")).toBe(pem);
+    expect(pemOrThrow(Buffer.from(pem).toString("base64"), "certificate", "cluster_cert")).toBe(pem);
+    expect(() => pemOrThrow("/nonexistent/cluster.crt", "certificate", "cluster_cert")).toThrow(
+      "cluster_cert: no such file at /nonexistent/cluster.crt",
     );
     const notPem = join(pki.dir, "not-pem.txt");
     writeFileSync(notPem, "hello");
-    expect(() => readPemSetting("cluster_ca_cert", notPem)).toThrow("cluster_ca_cert: cannot read");
-    expect(() => readPemSetting("cluster_cert_key", "")).toThrow("cluster_cert_key: required");
+    expect(() => pemOrThrow(notPem, "certificate", "cluster_ca_cert")).toThrow(
+      "cluster_ca_cert: failed loading certificate",
+    );
+    expect(() => pemOrThrow("", "key", "cluster_cert_key")).toThrow("cluster_cert_key: required");
   });
 
   test("pki mode without cluster_ca_cert names the field", () => {
