@@ -27,7 +27,12 @@ export class ActiveConfig {
     private readonly nodeId: string,
   ) {
     this.defs = new Map(plugins.map((p) => [p.name, p]));
-    this.current = compileSnapshot(parseDeclarative({ _format_version: "3.0" }), EMPTY_CONFIG_HASH, this.defs, nodeId);
+    this.current = compileSnapshot(
+      parseDeclarative({ _format_version: "3.0" }),
+      EMPTY_CONFIG_HASH,
+      this.defs,
+      nodeId,
+    );
   }
 
   /** The proxy calls this once per request. */

@@ -24,7 +24,10 @@ function credentialIndex(table: ConfigTable) {
 
 function pluginServices(table: ConfigTable, nodeId: string): PluginServices {
   const consumers = new Map<string, ConsumerRef>(
-    table.consumers.map((c) => [c.id, { id: c.id, username: c.username ?? null, custom_id: c.custom_id ?? null }]),
+    table.consumers.map((c) => [
+      c.id,
+      { id: c.id, username: c.username ?? null, custom_id: c.custom_id ?? null },
+    ]),
   );
   const groups = new Map<string, string[]>();
   for (const acl of table.acls) {
