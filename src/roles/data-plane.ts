@@ -129,7 +129,7 @@ export async function startDataPlane(kit: NodeKit): Promise<void> {
     },
   });
 
-  startStatus(kit, configStatus(active));
+  startStatus(kit, configStatus(active, kit.id));
   await startNodeProxy(kit, active);
   link.start();
   exporter?.start();

@@ -11,7 +11,7 @@ export async function startDbless(kit: NodeKit): Promise<void> {
   const active = new ActiveConfig(kit.plugins, kit.pluginSchemas, kit.id);
   const source = readDeclarativeSource(kit.settings, kit.pluginSchemas);
   if (source) active.apply(source.table, source.hash, source.origin);
-  startStatus(kit, configStatus(active));
+  startStatus(kit, configStatus(active, kit.id));
   await startNodeProxy(kit, active);
   startAdmin(
     kit,

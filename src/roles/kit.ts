@@ -7,6 +7,7 @@ import type { PluginDefinition } from "../plugins/plugin";
 import { attachPluginResources, pluginSchemas, pluginsFor } from "../plugins/registry";
 import type { Settings } from "../settings";
 import { type StatusSource, statusApp } from "../status/server";
+import { upstreamViews } from "../status/upstreams";
 import { type NodeMetrics, nodeMetrics } from "./metrics";
 import { nodeId } from "./node-id";
 
@@ -53,8 +54,12 @@ export function startStatus(kit: NodeKit, source: Omit<StatusSource, "metrics" |
 }
 
 /** DB-less and data plane nodes report their config hash, and are ready (Kong's rule) once a non-empty config runs. */
-export function configStatus(active: ActiveConfig): Omit<StatusSource, "metrics" | "serverStats"> {
+export function configStatus(
+  active: ActiveConfig,
+  nodeId: string,
+): Omit<StatusSource, "metrics" | "serverStats"> {
   return {
+    upstreams: upstreamViews(() => active.table, nodeId),
     configHash: () => active.hash,
     readiness: async () => {
       if (active.table === null) {
