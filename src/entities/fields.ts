@@ -194,29 +194,57 @@ export interface HostPort {
   port: number | null;
 }
 
-/** Kong's `normalize_ip`: splits `host[:port]`, `[v6]:port`; an error string when it cannot. */
+/** Kong's `normalize_ip`: `name[:port]`, `a.b.c.d[:port]`, `v6` or `[v6]:port`, normalized; Kong's error otherwise. */
 export function parseHostPort(address: string): HostPort | string {
   const colons = address.split(":").length - 1;
-  if (colons > 1) {
-    const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(address);
-    const host = m ? m[1]! : address;
-    if (isIP(host) !== 6) return `invalid value: ${address}`;
-    return withPort("ipv6", `[${host}]`, m?.[2]);
-  }
-  const m = /^([^:]+):?(\d*)$/.exec(address);
-  if (!m) return `invalid value: ${address}`;
-  const host = m[1]!;
-  if (/^[\d.]+$/.test(host)) {
-    if (isIP(host) !== 4) return `invalid value: ${address}`;
-    return withPort("ipv4", host, m[2]);
-  }
-  return withPort("name", host, m[2]);
+  if (colons > 1) return parseIpv6(address);
+  if (/^[\d.]+$/.test(address.replace(":", ""))) return parseIpv4(address);
+  return parseName(address);
 }
 
-function withPort(type: HostPort["type"], host: string, raw: string | undefined): HostPort | string {
-  if (raw === undefined || raw === "") return { type, host, port: null };
+function portOf(raw: string | undefined): number | null | string {
+  if (raw === undefined) return null;
   const port = Number(raw);
-  return port > 65535 ? "invalid port number" : { type, host, port };
+  return port > 65535 ? "invalid port number" : port;
+}
+
+function parseIpv4(address: string): HostPort | string {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?::(\d+))?$/.exec(address);
+  const octets = m ? m.slice(1, 5).map(Number) : [];
+  if (!m || octets.some((o) => o > 255)) return `invalid ipv4 address: ${address}`;
+  const port = portOf(m[5]);
+  return typeof port === "string" ? port : { type: "ipv4", host: octets.join("."), port };
+}
+
+/** IPv6 hosts come back fully expanded and bracketed, as Kong formats them. */
+function parseIpv6(address: string): HostPort | string {
+  const m = /^\[([^\]]*)\](.*)$/.exec(address);
+  let port: number | null | string = null;
+  if (m && m[2] !== "") {
+    const p = /^:(\d+)$/.exec(m[2]!);
+    if (!p) return "invalid ipv6 address";
+    port = portOf(p[1]);
+    if (typeof port === "string") return port;
+  }
+  const ip = m ? m[1]! : address;
+  if (isIP(ip) !== 6 || ip.includes(".")) return `invalid ipv6 address: ${address}`;
+  const [head, tail] = ip.split("::") as [string, string?];
+  const left = head ? head.split(":") : [];
+  const right = tail ? tail.split(":") : [];
+  const groups = [...left, ...Array(8 - left.length - right.length).fill("0"), ...right];
+  const expanded = groups.map((g) => g.toLowerCase().padStart(4, "0")).join(":");
+  return { type: "ipv6", host: `[${expanded}]`, port };
+}
+
+function parseName(address: string): HostPort | string {
+  const m = /:(\d+)$/.exec(address);
+  const port = portOf(m?.[1]);
+  if (typeof port === "string") return port;
+  const name = m ? address.slice(0, m.index) : address;
+  if (!/^[0-9A-Za-z\-._]+$/.test(name)) return `invalid hostname: ${address}`;
+  const segments = name.split(".");
+  const bad = segments.some((seg, i) => seg.endsWith("-") || (seg === "" && i !== segments.length - 1));
+  return bad ? `invalid hostname: ${address}` : { type: "name", host: name, port };
 }
 
 export function validateHost(host: string): string | undefined {

@@ -78,6 +78,14 @@ describe("services", () => {
     expect(ok("services", { host: "a", protocol: "https", tls_verify: true }).tls_verify).toBe(true);
   });
 
+  test("hosts are checked as Kong's hostname rules read them", () => {
+    expect(fields("services", { host: "a b.test" }).host).toBe("invalid value: a b.test");
+    expect(fields("services", { host: "a-.test" }).host).toBe("invalid value: a-.test");
+    expect(fields("services", { host: "1.2.3" }).host).toBe("invalid value: 1.2.3");
+    expect(ok("services", { host: "my_host.internal." }).host).toBe("my_host.internal.");
+    expect(ok("services", { host: "::1" }).host).toBe("::1");
+  });
+
   test("bad names, hosts, ports and paths are refused with Kong's messages", () => {
     expect(fields("services", { name: "a b", host: "a:80", port: 70000, path: "/a//b" })).toEqual({
       name: "invalid value 'a b': the only accepted ascii characters are alphanumerics or ., -, _, and ~",
@@ -256,7 +264,12 @@ describe("upstreams and targets", () => {
       weight: 100,
       created_at: 1700000000.123,
     });
-    expect(ok("targets", { target: "[::1]", upstream: { id: UPSTREAM_ID } }).target).toBe("[::1]:8000");
+    expect(ok("targets", { target: "[::1]", upstream: { id: UPSTREAM_ID } }).target).toBe(
+      "[0000:0000:0000:0000:0000:0000:0000:0001]:8000",
+    );
+    expect(ok("targets", { target: "010.000.000.001", upstream: { id: UPSTREAM_ID } }).target).toBe(
+      "10.0.0.1:8000",
+    );
     expect(ok("targets", { target: "a.test:81", upstream: { id: UPSTREAM_ID } }).target).toBe("a.test:81");
     expect(fields("targets", { target: "a.test:99999", upstream: { id: UPSTREAM_ID } })).toEqual({
       target: "Invalid target ('a.test:99999'); not a valid hostname or ip address",
