@@ -188,7 +188,7 @@ async function main(): Promise<void> {
       "-c",
       nginxConf(
         "proxy",
-        `listen ${HOST}:${nginxPort}; location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_buffers 16 64k; proxy_max_temp_file_size 0; }`,
+        `listen ${HOST}:${nginxPort}; location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; }`,
         `upstream up { server ${HOST}:${upPort}; keepalive 64; }`,
       ),
     ],
