@@ -237,7 +237,9 @@ export class UpstreamClient {
     timeouts: UpstreamTimeouts,
     upgrade: boolean,
   ) {
-    const pool = this.byEndpoint.get(endpoint) ?? this.poolFor(endpoint);
+    const pool = this.closing
+      ? "the upstream client was closed"
+      : (this.byEndpoint.get(endpoint) ?? this.poolFor(endpoint));
     if (typeof pool === "string") return Promise.reject(new UpstreamError("connect", pool, false));
     const ex = new Exchange(pool, req, timeouts, upgrade);
     if (!ex.settled) pool.dispatch(ex);
@@ -245,7 +247,6 @@ export class UpstreamClient {
   }
 
   private poolFor(endpoint: UpstreamEndpoint): Pool | string {
-    if (this.closing) return "the upstream client was closed";
     const problem = endpointError(endpoint);
     if (problem !== null) return problem;
     const key = poolKey(endpoint);

@@ -174,6 +174,24 @@ describe("upstreams that drop connections", () => {
   });
 });
 
+describe("closing the client", () => {
+  test("idle sockets close and later requests fail with a clear error", async () => {
+    const { upstream, client, endpoint, get } = setup({
+      poolSize: 8,
+      maxRequests: 100,
+      idleTimeoutMs: 60_000,
+    });
+    await get();
+    client.close();
+    await eventually(() => upstream.open === 0, "idle socket closed");
+    const err = await client
+      .request(endpoint, { method: "GET", target: "/", headers: [], body: null }, timeouts)
+      .catch((e) => e);
+    expect(err.kind).toBe("connect");
+    expect(err.message).toBe("the upstream client was closed");
+  });
+});
+
 describe("bad input", () => {
   test("pool options out of range throw, naming Kong's setting", () => {
     expect(() => new UpstreamClient({ poolSize: -1, maxRequests: 1, idleTimeoutMs: 1 })).toThrow(
