@@ -50,18 +50,18 @@ function defaultOf(schema: z.ZodType): { value: unknown } | undefined {
   return undefined;
 }
 
-/** Kong's number constraints from zod's min/max checks: `between` when both bounds exist. */
+/** Kong's number constraints from zod's bounds: `between` for inclusive pairs, `gt` for an exclusive minimum. */
 function numberConstraints(def: Def, out: FieldJson): void {
-  let min: number | undefined;
-  let max: number | undefined;
+  let min: { value: number; inclusive: boolean } | undefined;
+  let max: { value: number; inclusive: boolean } | undefined;
   for (const c of def.checks ?? []) {
     const d = c._zod.def;
     if (d.check === "number_format" && (d.format === "safeint" || d.format === "int32")) out.type = "integer";
-    if (d.check === "greater_than") min = d.value as number;
-    if (d.check === "less_than") max = d.value as number;
+    if (d.check === "greater_than") min = { value: d.value as number, inclusive: d.inclusive as boolean };
+    if (d.check === "less_than") max = { value: d.value as number, inclusive: d.inclusive as boolean };
   }
-  if (min !== undefined && max !== undefined) out.between = [min, max];
-  else if (min !== undefined) out.gt = min;
+  if (min?.inclusive && max?.inclusive) out.between = [min.value, max.value];
+  else if (min && !min.inclusive) out.gt = min.value;
 }
 
 function lengthConstraints(def: Def, out: FieldJson): void {
