@@ -11,7 +11,7 @@ import type { PluginDefinition } from "../plugins/plugin";
 import type { Store } from "../store/store";
 import { KONG_COMPAT_VERSION } from "../version";
 import { readBody } from "./body";
-import { registerEntityRoutes } from "./entities";
+import { type EntityReader, registerEntityRoutes } from "./entities";
 import { errorResponse, HttpError } from "./errors";
 import { EntityValidator } from "./validation";
 
@@ -23,6 +23,8 @@ export interface AdminDeps {
   pluginSchemas: PluginSchemas;
   /** Null on DB-less nodes, whose entities come from `POST /config`. */
   store: Store | null;
+  /** DB-less nodes list the running config's entities (read-only, as Kong's DB-less Admin API). */
+  reader?: EntityReader;
   /** Extra endpoints a role adds (`/clustering/*` on a CP, `/config` on DB-less). */
   extend?: (app: Hono) => void;
   serverStats: () => Record<string, number>;
@@ -99,7 +101,9 @@ export function adminApp(deps: AdminDeps): Hono {
     app.get("/tags/:tag", async (c) => tagPage(c.req.raw, store, c.req.param("tag")));
     // Kong disables the global /targets collection: targets live under their upstream.
     app.all("/targets", (c) => c.json({ message: "Not found" }, 404));
-    registerEntityRoutes(app, { store, entities: ENTITIES, validator });
+    registerEntityRoutes(app, { reader: store, writer: store, entities: ENTITIES, validator });
+  } else if (deps.reader) {
+    registerEntityRoutes(app, { reader: deps.reader, writer: null, entities: ENTITIES, validator });
   }
   deps.extend?.(app);
 

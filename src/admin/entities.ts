@@ -8,8 +8,13 @@ import type { EntityValidator } from "./validation";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** What the read endpoints need: the store, or on DB-less nodes the running config. */
+export type EntityReader = Pick<StoreOps, "list" | "get">;
+
 export interface EntityRoutesDeps {
-  store: Store;
+  reader: EntityReader;
+  /** Null on DB-less nodes: Kong's DB-less Admin API is read-only (writes go through `POST /config`). */
+  writer: Store | null;
   entities: readonly EntityDefinition[];
   validator: EntityValidator;
 }
@@ -50,7 +55,7 @@ function nextLink(c: Context, offset: string | undefined): string | null {
 }
 
 /** A parent named in a nested path (`/services/{name or id}/routes`); 404 when it does not exist. */
-async function resolveParent(ops: StoreOps, parent: EntityDefinition, key: string): Promise<Row> {
+async function resolveParent(ops: EntityReader, parent: EntityDefinition, key: string): Promise<Row> {
   const row = await ops.get(parent.name, key);
   if (!row) throw notFound();
   return row;
@@ -82,8 +87,8 @@ function register(
   base: string,
   nesting: Nesting | null,
 ) {
-  const { store, validator } = deps;
-  const scopeOf = async (c: Context, ops: StoreOps): Promise<Scope | undefined> => {
+  const { reader, writer, validator } = deps;
+  const scopeOf = async (c: Context, ops: EntityReader): Promise<Scope | undefined> => {
     if (!nesting) return undefined;
     const parent = await resolveParent(ops, nesting.parent, c.req.param("parent")!);
     return { [nesting.field]: parent.id as string };
@@ -102,8 +107,8 @@ function register(
   app.get(
     base,
     run(async (c) => {
-      const scope = await scopeOf(c, store);
-      const page = await store.list(def.name, {
+      const scope = await scopeOf(c, reader);
+      const page = await reader.list(def.name, {
         size: parseSize(c.req.query("size")),
         offset: c.req.query("offset"),
         tags: parseTags(c.req.query("tags")),
@@ -117,6 +122,34 @@ function register(
     }),
   );
 
+  const item = `${base}/:key`;
+  app.get(
+    item,
+    run(async (c) => {
+      const scope = await scopeOf(c, reader);
+      const row = await reader.get(def.name, c.req.param("key")!, scope);
+      if (!row) throw notFound();
+      return c.json(validator.present(def, row));
+    }),
+  );
+
+  if (writer) registerWrites(app, { ...deps, writer }, def, base, nesting, scopeOf, run);
+}
+
+type ScopeOf = (c: Context, ops: EntityReader) => Promise<Scope | undefined>;
+type Run = (fn: (c: Context) => Promise<Response>) => (c: Context) => Promise<Response>;
+
+function registerWrites(
+  app: Hono,
+  deps: EntityRoutesDeps & { writer: Store },
+  def: EntityDefinition,
+  base: string,
+  nesting: Nesting | null,
+  scopeOf: ScopeOf,
+  run: Run,
+) {
+  const { writer: store, validator } = deps;
+  const item = `${base}/:key`;
   app.post(
     base,
     run(async (c) => {
@@ -127,17 +160,6 @@ function register(
         return await validator.create(tx, def, input);
       });
       return c.json(validator.present(def, row), 201);
-    }),
-  );
-
-  const item = `${base}/:key`;
-  app.get(
-    item,
-    run(async (c) => {
-      const scope = await scopeOf(c, store);
-      const row = await store.get(def.name, c.req.param("key")!, scope);
-      if (!row) throw notFound();
-      return c.json(validator.present(def, row));
     }),
   );
 
@@ -193,7 +215,7 @@ function registerParentView(
   field: string,
 ) {
   const path = `/${child.adminPath}/:child/${field}`;
-  const parentOf = async (ops: StoreOps, key: string) => {
+  const parentOf = async (ops: EntityReader, key: string) => {
     const row = await ops.get(child.name, key);
     const ref = row?.[field] as { id: string } | null | undefined;
     if (!ref) throw notFound();
@@ -203,15 +225,17 @@ function registerParentView(
   };
   app.get(path, async (c) => {
     try {
-      return c.json(deps.validator.present(parent, await parentOf(deps.store, c.req.param("child")!)));
+      return c.json(deps.validator.present(parent, await parentOf(deps.reader, c.req.param("child")!)));
     } catch (e) {
       return errorResponse(c, e);
     }
   });
+  const writer = deps.writer;
+  if (!writer) return;
   app.patch(path, async (c) => {
     try {
       const body = await readBody(c.req.raw, deps.validator.fieldTypes(parent));
-      const row = await deps.store.transaction(async (tx) => {
+      const row = await writer.transaction(async (tx) => {
         const target = await parentOf(tx, c.req.param("child")!);
         return await deps.validator.update(tx, parent, target.id as string, body);
       });

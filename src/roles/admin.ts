@@ -9,7 +9,7 @@ const log = logger("admin");
 
 export function startAdmin(
   kit: NodeKit,
-  deps: Pick<AdminDeps, "store" | "pluginsInUse">,
+  deps: Pick<AdminDeps, "store" | "pluginsInUse" | "reader">,
   extend?: (app: Hono) => void,
 ) {
   const app = adminApp({

@@ -2,6 +2,7 @@
 
 import { registerDblessConfig } from "../admin/dbless-config";
 import { ActiveConfig } from "../config/active";
+import { ConfigTableReader } from "../config/table-reader";
 import { startAdmin } from "./admin";
 import { readDeclarativeSource } from "./declarative-source";
 import { configStatus, type NodeKit, startStatus } from "./kit";
@@ -15,7 +16,11 @@ export async function startDbless(kit: NodeKit): Promise<void> {
   await startNodeProxy(kit, active);
   startAdmin(
     kit,
-    { store: null, pluginsInUse: () => [...new Set(active.table?.plugins.map((p) => p.name))] },
+    {
+      store: null,
+      reader: new ConfigTableReader(() => active.table),
+      pluginsInUse: () => [...new Set(active.table?.plugins.map((p) => p.name))],
+    },
     (app) => registerDblessConfig(app, active),
   );
 }
