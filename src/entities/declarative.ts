@@ -306,13 +306,14 @@ function collect(
     }
     const raw: Record<string, unknown> = {};
     const nested: [EntityDefinition, unknown][] = [];
-    for (const [k, v] of Object.entries(record as Record<string, unknown>)) {
+    const source = record as Record<string, unknown>;
+    for (const k in source) {
+      const v = source[k];
       if (ITEM_META_KEYS.has(k) || k === "ws_id") continue;
       const child = children?.has(k) ? BY_NAME.get(k) : undefined;
       if (child) nested.push([child, v]);
       else if (v !== null || k in def.schema.shape) raw[k] = v;
     }
-    const source = record as Record<string, unknown>;
     const item: Item = { def, source, raw, path: itemPath, id: "", parent };
     if (parent && raw[parent.field] !== undefined) {
       issues.push(issueAt(item, [parent.field], "unknown field"));

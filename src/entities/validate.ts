@@ -362,7 +362,9 @@ export function validateEntity(
 
 /** An explicit `null` on a defaulted field Kong does not mark required (retries, weight) means the default. */
 function stripNulls(def: EntityDefinition, input: Record<string, unknown>): Record<string, unknown> {
-  if (!Object.values(input).includes(null)) return input;
+  let hasNull = false;
+  for (const k in input) if (input[k] === null) hasNull = true;
+  if (!hasNull) return input;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(input)) {
     const field = def.schema.shape[k] as z.ZodType | undefined;
