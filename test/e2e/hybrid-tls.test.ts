@@ -126,6 +126,21 @@ describe("cluster_mtls = pki", () => {
     await expectRefused(await dataPlane(cp, cert), cp, "extended key usage clientAuth is missing");
   });
 
+  test("a client presenting no certificate is refused before the upgrade, and the CP log says so", async () => {
+    const ws = new WebSocket(`wss://127.0.0.1:${cp.cluster}/v1/outlet?node_id=x&node_version=3.10.0`, {
+      tls: { rejectUnauthorized: false },
+    } as unknown as string[]);
+    let opened = false;
+    ws.addEventListener("open", () => {
+      opened = true;
+    });
+    await new Promise((resolve) => ws.addEventListener("close", resolve));
+    expect(opened).toBe(false);
+    await waitFor("the CP to log the missing certificate", () =>
+      cp.output().includes("data plane failed to present client certificate during handshake"),
+    );
+  });
+
   test("only the accepted DP is listed", async () => {
     expect(await rows(cp)).toHaveLength(1);
   });
