@@ -543,6 +543,10 @@ export function formatTarget(target: string): string {
 
 // ---------------------------------------------------------------- plugins
 
+/** Kong Enterprise's dynamic ordering: run before/after the named plugins, per phase (only `access` exists). */
+const pluginOrder = () =>
+  opt(z.partialRecord(oneOf(["access"]), array(str()), { error: typeError("expected a map") }));
+
 export const PluginSchema = z.strictObject({
   id: autoId(),
   name: str(),
@@ -558,6 +562,12 @@ export const PluginSchema = z.strictObject({
   protocols: req(set(protocol()).default([...HTTP_PROTOCOLS])),
   enabled: req(bool().default(true)),
   tags: tags(),
+  ordering: opt(
+    z.strictObject(
+      { before: pluginOrder(), after: pluginOrder() },
+      { error: typeError("expected a record") },
+    ),
+  ),
 });
 
 /** What a plugin contributes to validation; the plugin framework builds this map, entities never import it. */

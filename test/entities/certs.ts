@@ -13,13 +13,13 @@ function openssl(args: string[], cwd: string): void {
   if (r.exitCode !== 0) throw new Error(`openssl ${args[0]} failed: ${r.stderr.toString()}`);
 }
 
-/** A self-signed certificate: RSA or EC key, CA or leaf (basicConstraints says which). */
-export function selfSigned(opts: { cn: string; ca: boolean; ec?: boolean }): Pem {
+/** A self-signed certificate: EC P-256 key (RSA 2048 when asked; slower), CA or leaf (basicConstraints says which). */
+export function selfSigned(opts: { cn: string; ca: boolean; rsa?: boolean }): Pem {
   const dir = mkdtempSync(join(tmpdir(), "gw-entities-cert-"));
   try {
-    const newkey = opts.ec
-      ? ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"]
-      : ["-newkey", "rsa:2048"];
+    const newkey = opts.rsa
+      ? ["-newkey", "rsa:2048"]
+      : ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"];
     openssl(
       [
         "req",

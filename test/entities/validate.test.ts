@@ -187,6 +187,21 @@ describe("plugins", () => {
     ]);
   });
 
+  test("dynamic ordering: before/after lists per phase, null when unset", () => {
+    const ordered = validateOrThrow(
+      "plugins",
+      { name: "key-auth", ordering: { before: { access: ["rate-limiting"] } } },
+      { plugins },
+    );
+    expect(ordered.ordering).toEqual({ before: { access: ["rate-limiting"] }, after: null });
+    expect(validateOrThrow("plugins", { name: "key-auth" }, { plugins }).ordering).toBeNull();
+    expect(
+      violation("plugins", { name: "key-auth", ordering: { before: { access: "x" } } }, { plugins }).fields,
+    ).toEqual({
+      ordering: { before: { access: "expected an array" } },
+    });
+  });
+
   test("PATCH of a plugin merges its config", () => {
     const stored = validateOrThrow("plugins", { name: "rate-limiting", config: { minute: 5 } }, { plugins });
     const patched = validateOrThrow(
