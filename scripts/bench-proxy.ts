@@ -1,4 +1,4 @@
-/** Proxy benchmark, fair layout: each proxy its own single-worker process before one nginx upstream; wrk rounds; CPU from /proc. */
+/** Proxy benchmark, fair layout: each proxy its own single-worker process before one nginx upstream; wrk rounds; CPU from /proc. `SCENARIO=plugins` instead weighs gw's key-auth + rate-limiting against gw without plugins. */
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -6,14 +6,21 @@ import type { Subprocess } from "bun";
 
 const ROOT = resolve(import.meta.dir, "..");
 const HOST = "127.0.0.1";
-const ROUNDS = Number(process.env.ROUNDS ?? 3);
-const DURATION = Number(process.env.DURATION ?? 5);
+const SCENARIO = process.env.SCENARIO ?? "proxy";
+if (SCENARIO !== "proxy" && SCENARIO !== "plugins") {
+  console.error(`SCENARIO must be "proxy" (the default) or "plugins", got "${SCENARIO}"`);
+  process.exit(2);
+}
+// The plugin scenario has two rows, so longer rounds fit the same ~2 minutes and steady the ratio.
+const ROUNDS = Number(process.env.ROUNDS ?? (SCENARIO === "plugins" ? 5 : 3));
+const DURATION = Number(process.env.DURATION ?? (SCENARIO === "plugins" ? 8 : 5));
 const BIG_ROUNDS = Number(process.env.BIG_ROUNDS ?? 1);
 const BIG_DURATION = Number(process.env.BIG_DURATION ?? 4);
 const CONNECTIONS = Number(process.env.CONNECTIONS ?? 50);
 const ROUTES = 1000;
+const routePath = (i: number) => `/r${String(i).padStart(4, "0")}`;
 /** The route gw's requests match: near the end of the 1,000, so routing cost is not flattered. */
-const GW_ROUTE = `/r${String(ROUTES - 10).padStart(4, "0")}`;
+const GW_ROUTE = routePath(ROUTES - 10);
 const CLK_TCK = Number(Bun.spawnSync(["getconf", "CLK_TCK"]).stdout.toString().trim()) || 100;
 
 const dir = mkdtempSync(join(tmpdir(), "bench-proxy-"));
@@ -41,11 +48,16 @@ process.on("SIGINT", () => {
   process.exit(130);
 });
 
-async function waitReady(url: string, proc: Subprocess, seconds: number): Promise<boolean> {
+async function waitReady(
+  url: string,
+  proc: Subprocess,
+  seconds: number,
+  headers: Record<string, string> = {},
+): Promise<boolean> {
   for (let i = 0; i < seconds * 20; i++) {
     if (proc.exitCode !== null) return false;
     try {
-      const res = await fetch(url, { keepalive: false });
+      const res = await fetch(url, { keepalive: false, headers });
       await res.arrayBuffer();
       if (res.status === 200) return true;
     } catch {}
@@ -96,10 +108,21 @@ const toMs = (v: string) => {
   return m[2] === "us" ? n / 1000 : m[2] === "s" ? n * 1000 : n;
 };
 
-async function wrk(url: string, seconds: number): Promise<string> {
+/** `script` is a wrk Lua file that writes the requests (the plugin scenario's rotating routes and keys). */
+async function wrk(url: string, seconds: number, script?: string): Promise<string> {
   // A long timeout: 1 MB answers on a busy 2-CPU box take over wrk's default 2 s, which would count as errors.
   const p = Bun.spawn(
-    ["wrk", "-t1", `-c${CONNECTIONS}`, `-d${seconds}s`, "--timeout", "15s", "--latency", url],
+    [
+      "wrk",
+      "-t1",
+      `-c${CONNECTIONS}`,
+      `-d${seconds}s`,
+      "--timeout",
+      "15s",
+      "--latency",
+      ...(script ? ["-s", script] : []),
+      url,
+    ],
     {
       stdout: "pipe",
     },
@@ -109,10 +132,10 @@ async function wrk(url: string, seconds: number): Promise<string> {
   return out;
 }
 
-async function measure(pid: number, url: string, seconds: number): Promise<Sample> {
-  await wrk(url, 1); // warm-up: JIT, keep-alive pools
+async function measure(pid: number, url: string, seconds: number, script?: string): Promise<Sample> {
+  await wrk(url, 1, script); // warm-up: JIT, keep-alive pools
   const before = cpuTicks(pid);
-  const out = await wrk(url, seconds);
+  const out = await wrk(url, seconds, script);
   const after = cpuTicks(pid);
   const requests = Number(out.match(/(\d+) requests in/)?.[1] ?? 0);
   return {
@@ -141,10 +164,8 @@ const median = (xs: number[]) => {
   return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 };
 
-async function main(): Promise<void> {
-  writeFileSync(join(dir, "10k"), Buffer.alloc(10 * 1024, "a"));
-  writeFileSync(join(dir, "1m"), Buffer.alloc(1024 * 1024, "b"));
-
+/** The nginx upstream every proxy forwards to: `ok\n` at `/`, files of the scratch directory elsewhere. */
+async function startUpstream(): Promise<number> {
   const upPort = freePort();
   const up = start(
     [
@@ -161,6 +182,36 @@ async function main(): Promise<void> {
   );
   if (!(await waitReady(`http://${HOST}:${upPort}/`, up, 5)))
     throw new Error(`nginx upstream did not start (see ${dir})`);
+  return upPort;
+}
+
+/** `dist/gw start` DB-less on `config`, every listener but the proxy off, no access log. */
+function gwCommand(name: string, config: string, port: number): string[] {
+  return [
+    join(ROOT, "dist/gw"),
+    "start",
+    "--database",
+    "off",
+    "--declarative_config",
+    config,
+    "--proxy_listen",
+    `${HOST}:${port}`,
+    "--status_listen",
+    "off",
+    "--admin_listen",
+    "off",
+    "--prefix",
+    join(dir, `${name}-prefix`),
+    "--proxy_access_log",
+    "off",
+  ];
+}
+
+async function main(): Promise<void> {
+  writeFileSync(join(dir, "10k"), Buffer.alloc(10 * 1024, "a"));
+  writeFileSync(join(dir, "1m"), Buffer.alloc(1024 * 1024, "b"));
+
+  const upPort = await startUpstream();
 
   const rows: Row[] = [];
   const add = async (name: string, cmd: string[], port: number, path = "", note?: string, wait = 10) => {
@@ -214,34 +265,14 @@ async function main(): Promise<void> {
     await add(name, [bun, servers, mode, String(port), String(upPort)], port);
   }
 
-  const gwBinary = join(ROOT, "dist/gw");
   const gwName = `gw, DB-less, ${ROUTES} routes`;
-  if (existsSync(gwBinary)) {
+  if (existsSync(join(ROOT, "dist/gw"))) {
     const gwPort = freePort();
     const config = join(dir, "kong.yml");
     let yaml = `_format_version: "3.0"\nservices:\n- name: bench\n  url: http://${HOST}:${upPort}\n  routes:\n`;
-    for (let i = 0; i < ROUTES; i++)
-      yaml += `  - name: r${i}\n    paths: ["/r${String(i).padStart(4, "0")}"]\n`;
+    for (let i = 0; i < ROUTES; i++) yaml += `  - name: r${i}\n    paths: ["${routePath(i)}"]\n`;
     writeFileSync(config, yaml);
-    const prefix = join(dir, "gw-prefix");
-    const args = [
-      "start",
-      "--database",
-      "off",
-      "--declarative_config",
-      config,
-      "--proxy_listen",
-      `${HOST}:${gwPort}`,
-      "--status_listen",
-      "off",
-      "--admin_listen",
-      "off",
-      "--prefix",
-      prefix,
-      "--proxy_access_log",
-      "off",
-    ];
-    await add(gwName, [gwBinary, ...args], gwPort, GW_ROUTE, "failed to start (see its log)", 20);
+    await add(gwName, gwCommand("gw", config, gwPort), gwPort, GW_ROUTE, "failed to start (see its log)", 20);
   } else {
     rows.push({ name: gwName, pid: null, base: "", note: "not built" });
   }
@@ -295,8 +326,129 @@ async function main(): Promise<void> {
   }
 }
 
+/** Routes and consumers of the plugin scenario (Kong's published "100 routes, 100 consumers" case). */
+const PLUGIN_ROUTES = 100;
+const CONSUMERS = 100;
+/** Far above what one process serves, so rate-limiting counts and sets headers but never answers 429. */
+const RATE_LIMIT_PER_SECOND = 1_000_000;
+const apiKey = (i: number) => `bench-key-${i}`;
+
+/** One service with PLUGIN_ROUTES routes, each with key-auth and rate-limiting when `plugins`; consumers either way. */
+function pluginScenarioConfig(upPort: number, plugins: boolean): string {
+  let yaml = `_format_version: "3.0"\nservices:\n- name: bench\n  url: http://${HOST}:${upPort}\n  routes:\n`;
+  for (let i = 0; i < PLUGIN_ROUTES; i++) {
+    yaml += `  - name: r${i}\n    paths: ["${routePath(i)}"]\n`;
+    if (plugins)
+      yaml += `    plugins:\n    - name: key-auth\n    - name: rate-limiting\n      config: { second: ${RATE_LIMIT_PER_SECOND}, policy: local }\n`;
+  }
+  yaml += "consumers:\n";
+  for (let i = 0; i < CONSUMERS; i++)
+    yaml += `- username: c${i}\n  keyauth_credentials: [{ key: "${apiKey(i)}" }]\n`;
+  return yaml;
+}
+
+/**
+ * wrk requests that walk every (route, consumer) pair: the route changes each request, the key every PLUGIN_ROUTES
+ * requests. Built once in `init` so wrk's own cost stays a table lookup.
+ */
+function rotationScript(): string {
+  return `local reqs, n, i = {}, 0, 0
+function init(args)
+  for k = 0, ${CONSUMERS - 1} do
+    for r = 0, ${PLUGIN_ROUTES - 1} do
+      n = n + 1
+      reqs[n] = wrk.format("GET", string.format("/r%04d", r), { apikey = "bench-key-" .. k })
+    end
+  end
+end
+function request()
+  i = i % n + 1
+  return reqs[i]
+end
+`;
+}
+
+/** Refuses to measure a gw that would answer 401 or skip the limit: the ratio would be meaningless. */
+async function checkPluginsActive(base: string): Promise<void> {
+  const anonymous = await fetch(`${base}${routePath(0)}`);
+  await anonymous.arrayBuffer();
+  const keyed = await fetch(`${base}${routePath(PLUGIN_ROUTES - 1)}`, {
+    headers: { apikey: apiKey(CONSUMERS - 1) },
+  });
+  await keyed.arrayBuffer();
+  const limit = keyed.headers.get("x-ratelimit-limit-second");
+  if (anonymous.status !== 401 || keyed.status !== 200 || limit !== String(RATE_LIMIT_PER_SECOND))
+    throw new Error(
+      `gw with plugins is not enforcing them: no key gave ${anonymous.status} (want 401), a key gave ${keyed.status} (want 200) with X-RateLimit-Limit-Second ${limit} (want ${RATE_LIMIT_PER_SECOND})`,
+    );
+}
+
+async function startGw(name: string, yaml: string): Promise<{ pid: number; base: string }> {
+  const config = join(dir, `${name}.yml`);
+  writeFileSync(config, yaml);
+  const port = freePort();
+  const proc = start(gwCommand(name, config, port), name);
+  const base = `http://${HOST}:${port}`;
+  if (!(await waitReady(`${base}${routePath(0)}`, proc, 20, { apikey: apiKey(0) }))) {
+    const log = await Bun.file(join(dir, `${name}.log`)).text();
+    throw new Error(`${name} did not start:\n${log.split("\n").slice(-15).join("\n")}`);
+  }
+  return { pid: proc.pid, base };
+}
+
+async function pluginScenario(): Promise<void> {
+  if (!existsSync(join(ROOT, "dist/gw")))
+    throw new Error("dist/gw is missing: run `npm run build` (or pass --build)");
+  const upPort = await startUpstream();
+  const script = join(dir, "rotate.lua");
+  writeFileSync(script, rotationScript());
+  const bare = await startGw("gw-bare", pluginScenarioConfig(upPort, false));
+  const plugged = await startGw("gw-plugins", pluginScenarioConfig(upPort, true));
+  await checkPluginsActive(plugged.base);
+  const rows = [
+    { name: "no plugins", ...bare, samples: [] as Sample[] },
+    { name: "key-auth + rate-limiting (local) on every route", ...plugged, samples: [] as Sample[] },
+  ];
+
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const row of rows) {
+      const s = await measure(row.pid, row.base, DURATION, script);
+      row.samples.push(s);
+      process.stderr.write(
+        `round ${round + 1} ${row.name}: ${s.rps.toFixed(0)} rps, ${s.cpuUs.toFixed(1)} µs CPU/req\n`,
+      );
+    }
+  }
+
+  const [bareSamples, pluggedSamples] = rows.map((r) => r.samples) as [Sample[], Sample[]];
+  const baseRps = median(bareSamples.map((s) => s.rps));
+  const ratio = median(pluggedSamples.map((s) => s.rps)) / baseRps;
+  const roundRatios = pluggedSamples.map((s, i) => s.rps / (bareSamples[i]?.rps ?? Number.NaN));
+  // On a shared box RPS swings with the neighbours' load; CPU per request mostly does not, so it is shown beside.
+  const cpuRatio = median(bareSamples.map((s) => s.cpuUs)) / median(pluggedSamples.map((s) => s.cpuUs));
+  const loadavg = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+  const cpuModel = readFileSync("/proc/cpuinfo", "utf8").match(/model name\s*:\s*(.*)/)?.[1] ?? "unknown CPU";
+  console.log(
+    `\ngw DB-less, ${PLUGIN_ROUTES} routes, ${CONSUMERS} consumers; wrk -t1 -c${CONNECTIONS} rotating routes and apikey headers; ${ROUNDS}×${DURATION}s rounds, interleaved, medians; ${cpuModel}, ${navigator.hardwareConcurrency} CPUs, load ${loadavg}; Bun ${Bun.version}\n`,
+  );
+  console.log("| gw (one process each) | RPS | vs no plugins | p50 ms | p99 ms | CPU µs / request |");
+  console.log("|---|---:|---:|---:|---:|---:|");
+  for (const row of rows) {
+    const ss = row.samples;
+    const rps = median(ss.map((s) => s.rps));
+    const errors = ss.reduce((a, s) => a + s.errors, 0);
+    const flag = errors > 0 ? ` (${errors} errors)` : "";
+    console.log(
+      `| ${row.name} | ${rps.toFixed(0)}${flag} | ${(rps / baseRps).toFixed(2)}× | ${median(ss.map((s) => s.p50)).toFixed(2)} | ${median(ss.map((s) => s.p99)).toFixed(2)} | ${median(ss.map((s) => s.cpuUs)).toFixed(1)} |`,
+    );
+  }
+  console.log(
+    `\nplugins / no plugins: ${ratio.toFixed(2)} (per round ${Math.min(...roundRatios).toFixed(2)}–${Math.max(...roundRatios).toFixed(2)}; by CPU per request ${cpuRatio.toFixed(2)}); goal ≥ 0.72, Kong's published ratio 0.71: ${ratio >= 0.72 ? "met" : "NOT met"}`,
+  );
+}
+
 try {
-  await main();
+  await (SCENARIO === "plugins" ? pluginScenario() : main());
 } finally {
   cleanup();
 }
