@@ -75,7 +75,7 @@ export function configStatus(
   };
 }
 
-/** Stops everything on SIGTERM/SIGINT: listeners first so in-flight requests finish, then the rest. */
+/** Stops everything on SIGTERM/SIGINT (listeners first, so in-flight requests finish); survives stray rejections. */
 export function handleSignals(kit: NodeKit): void {
   let stopping = false;
   const stop = async (signal: string) => {
@@ -93,4 +93,10 @@ export function handleSignals(kit: NodeKit): void {
   };
   process.on("SIGTERM", () => void stop("SIGTERM"));
   process.on("SIGINT", () => void stop("SIGINT"));
+  // A node under availability promises must not die of one request's stray rejection: log it and keep serving.
+  process.on("unhandledRejection", (reason) => {
+    log.error(
+      `unhandled rejection (please report it): ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}`,
+    );
+  });
 }
