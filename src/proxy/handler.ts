@@ -6,7 +6,13 @@ import type { LogEntry, PluginExit, RequestContext, ResponseView } from "../plug
 import { UPSTREAM_METHOD } from "../plugins/request-transformer";
 import { SERVER_TOKEN } from "../version";
 import type { Peer } from "./balancer";
-import { connectionTokens, isForwardedHeader, isHopByHop, isResponseHopByHop } from "./headers";
+import {
+  connectionTokens,
+  isForwardedHeader,
+  isHopByHop,
+  isResponseHopByHop,
+  RESPONSE_HOP_BY_HOP,
+} from "./headers";
 import { KONG_MESSAGES, kongError } from "./kong-response";
 import { requestId } from "./request-id";
 import type { ProxySnapshot, ServicePlan } from "./snapshot";
@@ -33,6 +39,11 @@ interface Listener {
   port: number;
 }
 
+/** What a listener adds to every request, computed once. */
+interface ListenerConsts extends Listener {
+  portText: string;
+}
+
 /** Per-request values the path through the handler needs, gathered once. */
 interface Exchange {
   req: Request;
@@ -44,42 +55,49 @@ interface Exchange {
   host: string;
 }
 
-function splitTarget(url: string): [string, string] {
+/** Plugins that ran, when none could: shared so the plugin-free path allocates no list. */
+const NONE_RAN: readonly ConfiguredPlugin[] = Object.freeze([]);
+
+function newExchange(req: Request, server: Server<unknown>): Exchange {
+  const url = req.url;
   const pathStart = url.indexOf("/", url.indexOf("//") + 2);
   const q = url.indexOf("?", pathStart);
-  return q < 0 ? [url.slice(pathStart), ""] : [url.slice(pathStart, q), url.slice(q + 1)];
+  return {
+    req,
+    started: performance.now(),
+    id: requestId(),
+    // One getpeername(2) per call in Bun: read once per request.
+    clientIp: server.requestIP(req)?.address ?? "",
+    path: q < 0 ? url.slice(pathStart) : url.slice(pathStart, q),
+    query: q < 0 ? "" : url.slice(q + 1),
+    host: req.headers.get("host") ?? "",
+  };
 }
 
 export function createProxyHandler(deps: ProxyDeps, listener: Listener) {
-  return async function proxy(req: Request, server: Server<unknown>): Promise<Response> {
-    const [path, query] = splitTarget(req.url);
-    const ex: Exchange = {
-      req,
-      started: performance.now(),
-      id: requestId(),
-      clientIp: server.requestIP(req)?.address ?? "",
-      path,
-      query,
-      host: req.headers.get("host") ?? "",
-    };
-    const res = await handle(deps, listener, ex);
+  const consts: ListenerConsts = { ...listener, portText: String(listener.port) };
+  const after = (ex: Exchange, res: Response): Response => {
     deps.onRequest(res.status);
     deps.accessLog?.write({
       remoteAddr: ex.clientIp,
-      method: req.method,
-      target: query ? `${path}?${query}` : path,
+      method: ex.req.method,
+      target: ex.query ? `${ex.path}?${ex.query}` : ex.path,
       httpVersion: "1.1",
       status: res.status,
       bytesSent: Number(res.headers.get("content-length") ?? 0),
-      referer: req.headers.get("referer"),
-      userAgent: req.headers.get("user-agent"),
+      referer: ex.req.headers.get("referer"),
+      userAgent: ex.req.headers.get("user-agent"),
       requestId: ex.id,
     });
     return res;
   };
+  return async function proxy(req: Request, server: Server<unknown>): Promise<Response> {
+    const ex = newExchange(req, server);
+    return after(ex, await handle(deps, consts, ex));
+  };
 }
 
-async function handle(deps: ProxyDeps, listener: Listener, ex: Exchange): Promise<Response> {
+async function handle(deps: ProxyDeps, listener: ListenerConsts, ex: Exchange): Promise<Response> {
   const snap = deps.snapshot();
   const match = snap.router.match({
     method: ex.req.method,
@@ -96,8 +114,9 @@ async function handle(deps: ProxyDeps, listener: Listener, ex: Exchange): Promis
 
   const chain = snap.plugins.chainFor(match.route.id, plan.id);
   const ctx = chain.length ? newContext(ex, listener, match.route.id, plan.id) : null;
-  const ran: ConfiguredPlugin[] = [];
+  let ran = NONE_RAN as ConfiguredPlugin[];
   if (ctx) {
+    ran = [];
     for (const slot of chain) {
       const configured = resolveSlot(slot, ctx.consumer?.id ?? null, listener.protocol);
       if (!configured) continue;
@@ -121,10 +140,12 @@ async function handle(deps: ProxyDeps, listener: Listener, ex: Exchange): Promis
   try {
     upstream = await forward(deps, plan, ex, target, headers, preservedHost, ctx);
   } catch (e) {
-    return finish(ex, ctx, ran, upstreamFailure(deps, ex, e), true);
+    const failure = upstreamFailure(deps, ex, e);
+    return ran.length ? finish(ex, ctx, ran, failure, true) : failure;
   }
   const response = downstream(deps, ex, upstream, proxyLatency);
-  return finish(ex, ctx, ran, response, false, upstream);
+  // Without plugins there is no header or log phase: skip finish() and the promise it would add.
+  return ran.length ? finish(ex, ctx, ran, response, false, upstream) : response;
 }
 
 const serviceId = (ref: { id: string } | string) => (typeof ref === "string" ? ref : ref.id);
@@ -152,44 +173,118 @@ function newContext(ex: Exchange, listener: Listener, routeId: string, svcId: st
   };
 }
 
+/**
+ * Collects the client's headers in one `forEach` pass (cheaper than the entries iterator, same sorted order).
+ * One module-level instance is reused: the pass is synchronous and its result is copied out right after.
+ */
+class HeaderPass {
+  out: string[] = [];
+  dropped: Set<string> | null = null;
+  skip: Map<string, string | null> | null = null;
+  forwardedFor: string | undefined;
+  via: string | undefined;
+  /** The client's X-Forwarded-Proto/Host/Port/Path/Prefix, used only from trusted peers. */
+  proto: string | undefined;
+  host: string | undefined;
+  port: string | undefined;
+  path: string | undefined;
+  prefix: string | undefined;
+  seenForwarded = false;
+
+  reset(dropped: Set<string> | null, skip: Map<string, string | null> | null): void {
+    // Host goes first: its value is per attempt (balanced retries change it), filled by forward() at HOST_SLOT.
+    this.out = ["host", ""];
+    this.dropped = dropped;
+    this.skip = skip;
+    this.forwardedFor = this.via = undefined;
+    this.proto = this.host = this.port = this.path = this.prefix = undefined;
+    this.seenForwarded = false;
+  }
+}
+
+const pass = new HeaderPass();
+
+function collectHeader(this: HeaderPass, value: string, name: string): void {
+  if (isHopByHop(name) || this.dropped?.has(name)) return;
+  if (!isForwardedHeader(name)) {
+    if (!this.skip?.has(name)) this.out.push(name, value);
+    return;
+  }
+  this.seenForwarded = true;
+  switch (name) {
+    case "x-forwarded-for":
+      this.forwardedFor = value;
+      break;
+    case "via":
+      this.via = value;
+      break;
+    case "x-forwarded-proto":
+      this.proto = value;
+      break;
+    case "x-forwarded-host":
+      this.host = value;
+      break;
+    case "x-forwarded-port":
+      this.port = value;
+      break;
+    case "x-forwarded-path":
+      this.path = value;
+      break;
+    case "x-forwarded-prefix":
+      this.prefix = value;
+      break;
+  }
+}
+
+const withoutPort = (host: string) => {
+  const colon = host.lastIndexOf(":");
+  if (colon < 0 || colon === host.length - 1) return host;
+  for (let i = colon + 1; i < host.length; i++) {
+    const c = host.charCodeAt(i);
+    if (c < 48 || c > 57) return host;
+  }
+  return host.slice(0, colon);
+};
+
 /** The header block sent upstream: the client's headers minus hop-by-hop ones, plus Kong's proxy headers. */
 function upstreamHeaders(
   deps: ProxyDeps,
   ex: Exchange,
-  listener: Listener,
+  listener: ListenerConsts,
   match: { strippedPrefix: string },
   ctx: RequestContext | null,
 ): string[] {
-  // Host goes first: its value is per attempt (balanced retries change it), filled by forward() at HOST_SLOT.
-  const out: string[] = ["host", ""];
-  const trusted = deps.trusted(ex.clientIp);
-  const dropped = connectionTokens(ex.req.headers.get("connection"));
-  const forwarded = new Map<string, string>();
-  for (const [name, value] of ex.req.headers) {
-    if (isHopByHop(name) || dropped?.has(name)) continue;
-    if (isForwardedHeader(name)) forwarded.set(name, value);
-    else if (!ctx?.upstreamHeaders.has(name)) out.push(name, value);
-  }
-  const fromClient = (name: string, ours: string) => (trusted && forwarded.get(name)) || ours;
+  pass.reset(connectionTokens(ex.req.headers.get("connection")), ctx?.upstreamHeaders ?? null);
+  ex.req.headers.forEach(collectHeader, pass);
+  const out = pass.out;
+  // Only a trusted peer's X-Forwarded-* values are kept; the trust check runs only when the client sent any.
+  const trusted = pass.seenForwarded && deps.trusted(ex.clientIp);
+  const prefix = match.strippedPrefix !== "/" ? match.strippedPrefix : "";
   out.push(
     "x-forwarded-proto",
-    fromClient("x-forwarded-proto", listener.protocol),
+    (trusted && pass.proto) || listener.protocol,
     "x-forwarded-host",
-    fromClient("x-forwarded-host", ex.host.replace(/:\d+$/, "")),
+    (trusted && pass.host) || withoutPort(ex.host),
     "x-forwarded-port",
-    fromClient("x-forwarded-port", String(listener.port)),
+    (trusted && pass.port) || listener.portText,
     "x-forwarded-path",
-    fromClient("x-forwarded-path", ex.path),
+    (trusted && pass.path) || ex.path,
   );
-  const prefix = fromClient("x-forwarded-prefix", match.strippedPrefix !== "/" ? match.strippedPrefix : "");
-  if (prefix) out.push("x-forwarded-prefix", prefix);
+  const forwardedPrefix = (trusted && pass.prefix) || prefix;
+  if (forwardedPrefix) out.push("x-forwarded-prefix", forwardedPrefix);
   // Kong appends to a client's X-Forwarded-For whether or not the peer is trusted (nginx's $proxy_add_x_forwarded_for).
-  const xff = forwarded.get("x-forwarded-for");
-  const via = forwarded.get("via");
-  out.push("x-forwarded-for", xff ? `${xff}, ${ex.clientIp}` : ex.clientIp);
-  out.push("x-real-ip", ex.clientIp);
-  out.push("via", via ? `${via}, ${VIA}` : VIA);
-  out.push("x-kong-request-id", ex.id);
+  const xff = pass.forwardedFor;
+  const via = pass.via;
+  out.push(
+    "x-forwarded-for",
+    xff ? `${xff}, ${ex.clientIp}` : ex.clientIp,
+    "x-real-ip",
+    ex.clientIp,
+    "via",
+    via ? `${via}, ${VIA}` : VIA,
+    "x-kong-request-id",
+    ex.id,
+  );
   if (ctx) {
     for (const [name, value] of ctx.upstreamHeaders)
       if (value !== null && name !== "host") out.push(name, value);
@@ -260,20 +355,27 @@ function upstreamFailure(deps: ProxyDeps, ex: Exchange, e: unknown): Response {
   return generated(deps, ex, 502, KONG_MESSAGES.badGateway);
 }
 
+/** Lengths of `via`, `server` and the response hop-by-hop names. */
+const SPECIAL_RESPONSE_LENGTHS = new Set([...RESPONSE_HOP_BY_HOP, "via", "server"].map((n) => n.length));
+
 function downstream(deps: ProxyDeps, ex: Exchange, up: UpstreamResponse, proxyLatency: number): Response {
   const headers: [string, string][] = [];
   let hasServer = false;
   let via: string | null = null;
   const h = up.headers;
   for (let i = 0; i < h.length; i += 2) {
-    const name = h[i]!.toLowerCase();
-    if (isResponseHopByHop(name)) continue;
-    if (name === "via") {
-      via = h[i + 1]!;
-      continue;
+    const name = h[i]!;
+    // Only names as long as a special one need lower-casing; most upstream headers skip it.
+    if (SPECIAL_RESPONSE_LENGTHS.has(name.length)) {
+      const lower = name.toLowerCase();
+      if (isResponseHopByHop(lower)) continue;
+      if (lower === "via") {
+        via = h[i + 1]!;
+        continue;
+      }
+      if (lower === "server") hasServer = true;
     }
-    if (name === "server") hasServer = true;
-    headers.push([h[i]!, h[i + 1]!]);
+    headers.push([name, h[i + 1]!]);
   }
   if (deps.headers.server) {
     headers.push(["via", via ? `${via}, ${VIA}` : VIA]);

@@ -30,8 +30,10 @@ const FORWARDED = new Set([
 /** Names listed in a `Connection` header are hop-by-hop for this message too. */
 export function connectionTokens(value: string | null): Set<string> | null {
   if (!value) return null;
-  const tokens = value
-    .toLowerCase()
+  // The usual values name no header: answer without splitting.
+  const lower = value.toLowerCase();
+  if (lower === "keep-alive" || lower === "close") return null;
+  const tokens = lower
     .split(",")
     .map((t) => t.trim())
     .filter((t) => t && t !== "close" && t !== "keep-alive");
@@ -42,7 +44,7 @@ export const isHopByHop = (name: string) => HOP_BY_HOP.has(name);
 export const isForwardedHeader = (name: string) => FORWARDED.has(name);
 
 /** Response headers that never cross a hop; Bun's server re-frames the body. */
-const RESPONSE_HOP_BY_HOP = new Set([
+export const RESPONSE_HOP_BY_HOP: ReadonlySet<string> = new Set([
   "connection",
   "keep-alive",
   "proxy-connection",
