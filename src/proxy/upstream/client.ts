@@ -68,7 +68,10 @@ class Pool implements ConnectionHost, ExchangeHost {
     const conn = this.idle.pop();
     if (conn !== undefined) conn.start(ex, true);
     else if (this.total < this.opts.maxConnections) this.open(ex);
-    else this.waiters.push(ex);
+    else {
+      this.waiters.push(ex);
+      ex.watchAbort();
+    }
   }
 
   private open(ex: Exchange): void {
@@ -282,7 +285,10 @@ export class UpstreamClient {
 
   private sweep(): void {
     const now = performance.now();
-    for (const conn of this.watched) if (conn.deadline !== 0 && conn.deadline <= now) conn.onDeadline();
+    for (const conn of this.watched) {
+      if (conn.deadline !== 0 && conn.deadline <= now) conn.onDeadline();
+      else conn.ex?.watchAbort();
+    }
     if (++this.ticks % IDLE_SWEEP_TICKS !== 0) return;
     let idle = 0;
     for (const pool of this.pools.values()) {

@@ -38,6 +38,8 @@ export class Exchange {
   bodyInline = false;
   /** Set by encodeHead: the streamed body is sent chunked. */
   chunked = false;
+  /** An abort listener is on the request's signal. */
+  private listening = false;
 
   constructor(
     readonly host: ExchangeHost,
@@ -50,11 +52,23 @@ export class Exchange {
       this.reject = reject;
     });
     this.expectContinue = req.body !== null && wantsContinue(req.headers);
-    const signal = req.signal;
-    if (signal) {
-      if (signal.aborted) this.handleEvent();
-      else signal.addEventListener("abort", this);
+    if (req.signal?.aborted) this.handleEvent();
+  }
+
+  /**
+   * Starts listening for the client going away. Called by the deadline sweep and for queued exchanges, not per
+   * request: most exchanges end within one sweep tick, and add/removeEventListener cost more than the rest of an
+   * exchange's bookkeeping. A client that leaves is thus noticed within one tick.
+   */
+  watchAbort(): void {
+    const signal = this.req.signal;
+    if (this.listening || !signal || (this.settled && this.conn === null)) return;
+    if (signal.aborted) {
+      this.handleEvent();
+      return;
     }
+    this.listening = true;
+    signal.addEventListener("abort", this);
   }
 
   /** AbortSignal listener (an object listener, so no closure per request). */
@@ -84,6 +98,8 @@ export class Exchange {
   /** The exchange no longer needs to hear about the client going away. */
   done(): void {
     this.conn = null;
+    if (!this.listening) return;
+    this.listening = false;
     this.req.signal?.removeEventListener("abort", this);
   }
 

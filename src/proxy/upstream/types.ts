@@ -36,7 +36,7 @@ export interface UpstreamRequest {
   body: ReadableStream<Uint8Array> | Uint8Array | null;
   /** Length of a streamed body when the client announced one: sent as Content-Length instead of chunking. */
   bodyLength?: number;
-  /** The client disconnected: cancel the exchange and destroy the socket. */
+  /** The client disconnected: cancel the exchange and destroy the socket (noticed within one 25 ms sweep tick). */
   signal?: AbortSignal;
 }
 
