@@ -13,7 +13,7 @@ import {
   isResponseHopByHop,
   RESPONSE_HOP_BY_HOP,
 } from "./headers";
-import { KONG_MESSAGES, kongError } from "./kong-response";
+import { KONG_MESSAGES, kongError, msText } from "./kong-response";
 import { requestId } from "./request-id";
 import type { ProxySnapshot, ServicePlan } from "./snapshot";
 import { type UpstreamClient, UpstreamError, type UpstreamResponse } from "./upstream/client";
@@ -47,6 +47,8 @@ interface ListenerConsts extends Listener {
 /** Per-request values the path through the handler needs, gathered once. */
 interface Exchange {
   req: Request;
+  /** Read once: each `req.method` read crosses into native code. */
+  method: string;
   started: number;
   id: string;
   clientIp: string;
@@ -64,6 +66,7 @@ function newExchange(req: Request, server: Server<unknown>): Exchange {
   const q = url.indexOf("?", pathStart);
   return {
     req,
+    method: req.method,
     started: performance.now(),
     id: requestId(),
     // One getpeername(2) per call in Bun: read once per request.
@@ -80,7 +83,7 @@ export function createProxyHandler(deps: ProxyDeps, listener: Listener) {
     deps.onRequest(res.status);
     deps.accessLog?.write({
       remoteAddr: ex.clientIp,
-      method: ex.req.method,
+      method: ex.method,
       target: ex.query ? `${ex.path}?${ex.query}` : ex.path,
       httpVersion: "1.1",
       status: res.status,
@@ -100,7 +103,7 @@ export function createProxyHandler(deps: ProxyDeps, listener: Listener) {
 async function handle(deps: ProxyDeps, listener: ListenerConsts, ex: Exchange): Promise<Response> {
   const snap = deps.snapshot();
   const match = snap.router.match({
-    method: ex.req.method,
+    method: ex.method,
     host: ex.host,
     port: listener.port,
     path: ex.path,
@@ -153,7 +156,7 @@ const serviceId = (ref: { id: string } | string) => (typeof ref === "string" ? r
 function newContext(ex: Exchange, listener: Listener, routeId: string, svcId: string): RequestContext {
   return {
     req: ex.req,
-    method: ex.req.method,
+    method: ex.method,
     path: ex.path,
     query: ex.query,
     host: ex.host,
@@ -317,7 +320,7 @@ async function forward(
       return await deps.client.request(
         next.endpoint,
         {
-          method: (ctx?.shared[UPSTREAM_METHOD] as string | undefined) ?? ex.req.method,
+          method: (ctx?.shared[UPSTREAM_METHOD] as string | undefined) ?? ex.method,
           target,
           headers,
           body: typeof body === "string" ? new TextEncoder().encode(body) : body,
@@ -332,7 +335,7 @@ async function forward(
         e instanceof UpstreamError &&
         (e.kind === "connect" || e.kind === "tls" || (e.kind === "timeout" && !e.requestSent)) &&
         (replayable || !e.requestSent) &&
-        (!e.requestSent || IDEMPOTENT.has(ex.req.method));
+        (!e.requestSent || IDEMPOTENT.has(ex.method));
       if (!retryable || ex.req.signal.aborted) throw e;
     }
   }
@@ -382,11 +385,11 @@ function downstream(deps: ProxyDeps, ex: Exchange, up: UpstreamResponse, proxyLa
     if (!hasServer) headers.push(["server", SERVER_TOKEN]);
   } else if (via) headers.push(["via", via]);
   if (deps.headers.latency) {
-    headers.push(["x-kong-upstream-latency", String(Math.round(up.firstByteMs))]);
-    headers.push(["x-kong-proxy-latency", String(Math.round(proxyLatency))]);
+    headers.push(["x-kong-upstream-latency", msText(up.firstByteMs)]);
+    headers.push(["x-kong-proxy-latency", msText(proxyLatency)]);
   }
   if (deps.headers.requestId) headers.push(["x-kong-request-id", ex.id]);
-  const noBody = ex.req.method === "HEAD" || up.status === 204 || up.status === 304;
+  const noBody = ex.method === "HEAD" || up.status === 204 || up.status === 304;
   return new Response(noBody ? null : up.body, { status: up.status, statusText: up.statusText, headers });
 }
 

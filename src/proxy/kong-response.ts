@@ -12,6 +12,15 @@ export const KONG_MESSAGES = {
   internal: "An unexpected error occurred",
 } as const;
 
+/** Latency header values for the usual range, made once: the headers are on every response. */
+const MS_TEXT = Array.from({ length: 1000 }, (_, i) => String(i));
+
+/** Whole milliseconds as Kong writes them in `X-Kong-*-Latency`. */
+export function msText(ms: number): string {
+  const n = Math.round(ms);
+  return MS_TEXT[n] ?? String(n);
+}
+
 const escapeXml = (s: string) =>
   s.replace(
     /[<>&'"]/g,
@@ -56,7 +65,7 @@ export function kongError(status: number, message: string, opts: KongErrorOption
   const [type, body] = render(opts.accept, message, opts.requestId);
   const headers: [string, string][] = [
     ["content-type", type],
-    ["x-kong-response-latency", String(Math.round(opts.latencyMs))],
+    ["x-kong-response-latency", msText(opts.latencyMs)],
     ["x-kong-request-id", opts.requestId],
     ...(opts.headers ?? []),
   ];
