@@ -67,11 +67,16 @@ async function quietApplyCpu(cp: GwProcess, dps: GwProcess[], n: number): Promis
 }
 
 async function growTo(n: number, dps: GwProcess[], start: () => Promise<GwProcess>): Promise<void> {
+  // Each DP is tracked as soon as it runs, so one failing start in a batch leaves none of the others behind; a
+  // start is retried once because other processes on the machine may take a port between pick and bind.
+  const tracked = async () => {
+    const dp = await start().catch(() => start());
+    onCleanup(() => dp.kill());
+    return dp;
+  };
   while (dps.length < n) {
     const batch = Math.min(START_BATCH, n - dps.length);
-    const started = await Promise.all(Array.from({ length: batch }, start));
-    for (const dp of started) onCleanup(() => dp.kill());
-    dps.push(...started);
+    dps.push(...(await Promise.all(Array.from({ length: batch }, tracked))));
   }
 }
 
