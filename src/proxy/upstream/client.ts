@@ -263,12 +263,17 @@ export class UpstreamClient {
   }
 
   watch(conn: Connection): void {
-    this.watched.add(conn);
+    conn.watched = true;
+    if (!conn.inSweep) {
+      conn.inSweep = true;
+      this.watched.add(conn);
+    }
     this.ensureSweep();
   }
 
+  /** Only a flag: a busy socket is watched again many times per tick, so the sweep leaves the set lazily. */
   unwatch(conn: Connection): void {
-    this.watched.delete(conn);
+    conn.watched = false;
   }
 
   ensureSweep(): void {
@@ -286,7 +291,10 @@ export class UpstreamClient {
   private sweep(): void {
     const now = performance.now();
     for (const conn of this.watched) {
-      if (conn.deadline !== 0 && conn.deadline <= now) conn.onDeadline();
+      if (!conn.watched) {
+        this.watched.delete(conn);
+        conn.inSweep = false;
+      } else if (conn.deadline !== 0 && conn.deadline <= now) conn.onDeadline();
       else conn.ex?.watchAbort();
     }
     if (++this.ticks % IDLE_SWEEP_TICKS !== 0) return;

@@ -86,6 +86,10 @@ export class Connection implements BodySink {
   idleSince = 0;
   deadline = 0;
   deadlineKind = Deadline.None;
+  /** Its exchange needs the sweep (deadlines, abort); cleared at the exchange's end. */
+  watched = false;
+  /** It is in the client's sweep set, which drops unwatched members lazily. */
+  inSweep = false;
   private detached = false;
   // request side
   private queue: Uint8Array[] = [];
