@@ -25,8 +25,6 @@ const WRITES = Number(option("writes", "BENCH_WRITES", "20"));
 /** Pause between one DP's polls: 0 is a truly tight loop, which on a small machine steals CPU from the DPs. */
 const POLL_MS = Number(option("poll-ms", "BENCH_POLL_MS", "2"));
 const SERVE_TIMEOUT_MS = 30_000;
-const QUIET_WRITES = 5;
-const QUIET_GAP_MS = 1500;
 /** DPs start this many at a time: each is a full Bun process and a start storm only measures the scheduler. */
 const START_BATCH = 10;
 
@@ -48,29 +46,6 @@ async function propagate(cp: GwProcess, dps: GwProcess[], path: string): Promise
   const deadline = started + SERVE_TIMEOUT_MS;
   const served = await Promise.all(dps.map((dp) => until200(`${dp.proxy}${path}`, deadline)));
   return Math.max(...served) - started;
-}
-
-/**
- * DP CPU per config apply with nobody polling: writes spaced out, then one check that every DP serves the last.
- * The polled figure above also pays for answering polls; this one is the floor, and N × it ÷ cores bounds p50.
- */
-async function quietApplyCpu(cp: GwProcess, dps: GwProcess[], n: number): Promise<number> {
-  const total = () => dps.reduce((sum, dp) => sum + cpuMs(dp.proc.pid), 0);
-  // What idle DPs burn anyway (timers, GC), per ms, so it can be taken out of the apply figure.
-  const idleStart = total();
-  await Bun.sleep(QUIET_GAP_MS);
-  const idlePerMs = (total() - idleStart) / QUIET_GAP_MS;
-  const before = total();
-  const started = performance.now();
-  let path = "";
-  for (let i = 0; i < QUIET_WRITES; i++) {
-    path = `/q-${n}-${i}-${crypto.randomUUID()}`;
-    await admin(cp, "POST", "/services/bench/routes", { paths: [path] });
-    await Bun.sleep(QUIET_GAP_MS);
-  }
-  await Promise.all(dps.map((dp) => untilServed(dp, path, 200, 60_000)));
-  const idle = idlePerMs * (performance.now() - started);
-  return (total() - before - idle) / (n * QUIET_WRITES);
 }
 
 async function growTo(n: number, dps: GwProcess[], start: () => Promise<GwProcess>): Promise<void> {
@@ -115,7 +90,6 @@ await runBounded(15 * 60_000, async () => {
     // share the cores, so N × this bounds how fast the slowest DP can be.
     const dpCpu = dps.reduce((sum, dp, i) => sum + cpuMs(dp.proc.pid) - cpuBefore[i]!, 0) / (n * WRITES);
     const cpCpu = (cpuMs(cp.proc.pid) - cpCpuBefore) / WRITES;
-    const quietCpu = await quietApplyCpu(cp, dps, n);
     const rss = dps.map((dp) => rssMb(dp.proc.pid));
     const total = rss.reduce((a, b) => a + b, 0);
     console.error(`N=${n}: ${times.map((t) => t.toFixed(0)).join(" ")} ms`);
@@ -126,7 +100,6 @@ await runBounded(15 * 60_000, async () => {
       ms(percentile(times, 99)),
       ms(Math.max(...times)),
       ms(dpCpu),
-      ms(quietCpu),
       ms(cpCpu),
       mb(total / n),
       mb(Math.max(...rss)),
@@ -146,7 +119,6 @@ await runBounded(15 * 60_000, async () => {
         "p99",
         "max",
         "DP CPU per write (polled)",
-        "DP CPU per apply (unpolled, idle removed)",
         "CP CPU per write",
         "DP RSS avg",
         "DP RSS max",
