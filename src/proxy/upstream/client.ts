@@ -29,6 +29,8 @@ export { UpstreamError } from "./types";
 
 /** Deadlines are checked on this tick rather than with a timer per request. */
 const SWEEP_MS = 25;
+/** A tick this much later than the previous one means the event loop was stalled (GC, a large config compile). */
+const STALLED_TICK_MS = 4 * SWEEP_MS;
 /** Idle sockets are checked against upstream_keepalive_idle_timeout every this many ticks. */
 const IDLE_SWEEP_TICKS = 20;
 
@@ -198,6 +200,8 @@ export class UpstreamClient {
   private readonly watched = new Set<Connection>();
   private sweepTimer: ReturnType<typeof setInterval> | null = null;
   private ticks = 0;
+  private lastTick = 0;
+  private deferredTick = false;
   closing = false;
 
   /** Throws when an option is out of range, naming Kong's setting. */
@@ -278,6 +282,7 @@ export class UpstreamClient {
 
   ensureSweep(): void {
     if (this.sweepTimer !== null) return;
+    this.lastTick = performance.now();
     this.sweepTimer = setInterval(() => this.sweep(), SWEEP_MS);
     this.sweepTimer.unref();
   }
@@ -290,11 +295,16 @@ export class UpstreamClient {
 
   private sweep(): void {
     const now = performance.now();
+    // Bun runs due timers before it reads sockets: after a stall, bytes that arrived meanwhile are still unread, so
+    // deadlines wait one tick rather than time out an upstream that did answer. Never two ticks in a row.
+    const defer = now - this.lastTick > STALLED_TICK_MS && !this.deferredTick;
+    this.deferredTick = defer;
+    this.lastTick = now;
     for (const conn of this.watched) {
       if (!conn.watched) {
         this.watched.delete(conn);
         conn.inSweep = false;
-      } else if (conn.deadline !== 0 && conn.deadline <= now) conn.onDeadline();
+      } else if (!defer && conn.deadline !== 0 && conn.deadline <= now) conn.onDeadline();
       else conn.ex?.watchAbort();
     }
     if (++this.ticks % IDLE_SWEEP_TICKS !== 0) return;
