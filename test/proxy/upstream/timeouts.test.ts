@@ -81,11 +81,13 @@ describe("Kong's connect/write/read timeouts map to kind timeout", () => {
   });
 
   test("a slow but steady body does not time out: the read timeout is between reads, not overall", async () => {
+    // 40 bytes 50 ms apart take at least twice the read timeout overall, while each gap is a twentieth of it: wide
+    // enough that a loaded CI machine starving this process (upstream and client alike) for a while does not fire it.
     const drip = rawUpstream({
       async respond(_req, conn) {
-        await conn.write("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n");
-        for (let i = 0; i < 10; i++) {
-          await Bun.sleep(40);
+        await conn.write("HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n");
+        for (let i = 0; i < 40; i++) {
+          await Bun.sleep(50);
           await conn.write("x");
         }
       },
@@ -94,8 +96,30 @@ describe("Kong's connect/write/read timeouts map to kind timeout", () => {
     const res = await client.request(
       { host: "127.0.0.1", port: drip.port, tls: null },
       { method: "GET", target: "/", headers: [], body: null },
-      { connect: 5000, write: 5000, read: 250 },
+      { connect: 5000, write: 5000, read: 1000 },
     );
-    expect(Buffer.from(await readAll(res.body)).toString()).toBe("x".repeat(10));
+    expect(Buffer.from(await readAll(res.body)).toString()).toBe("x".repeat(40));
+  });
+
+  test("an answer that arrived while the event loop was stalled is read, not timed out", async () => {
+    const readMs = 1000;
+    const answered = rawUpstream({
+      respond(_req, conn) {
+        conn.write("HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nanswered");
+        // Stands in for a long synchronous job on the gateway's loop (a large config compile, a GC pause): the answer
+        // waits in the kernel while the read deadline passes, and Bun runs due timers before it reads sockets.
+        const until = performance.now() + 2 * readMs;
+        while (performance.now() < until) {}
+      },
+    });
+    stops.push(answered.stop);
+    const res = await failure(
+      client.request(
+        { host: "127.0.0.1", port: answered.port, tls: null },
+        { method: "GET", target: "/", headers: [], body: null },
+        { connect: 5000, write: 5000, read: readMs },
+      ),
+    );
+    expect(res).toBeNull();
   });
 });
