@@ -32,6 +32,36 @@ export interface RequestContext {
   shared: Record<string, unknown>;
 }
 
+/** What identifies a request to plugins; the rest of the context starts empty. */
+export type RequestIdentity = Pick<
+  RequestContext,
+  | "req"
+  | "method"
+  | "path"
+  | "query"
+  | "host"
+  | "clientIp"
+  | "requestId"
+  | "protocol"
+  | "routeId"
+  | "serviceId"
+>;
+
+/** A fresh context: no consumer yet, nothing to change upstream or downstream. */
+export function newRequestContext(identity: RequestIdentity): RequestContext {
+  return {
+    ...identity,
+    consumer: null,
+    credential: null,
+    authenticatedGroups: null,
+    upstreamHeaders: new Map(),
+    upstreamPath: null,
+    upstreamBody: null,
+    responseHeaders: [],
+    shared: {},
+  };
+}
+
 export interface ConsumerRef {
   id: string;
   username: string | null;

@@ -2,7 +2,13 @@
 import type { Server } from "bun";
 import type { AccessLog } from "../log/access-log";
 import { type ConfiguredPlugin, resolveSlot } from "../plugins/iterator";
-import type { LogEntry, PluginExit, RequestContext, ResponseView } from "../plugins/plugin";
+import {
+  type LogEntry,
+  newRequestContext,
+  type PluginExit,
+  type RequestContext,
+  type ResponseView,
+} from "../plugins/plugin";
 import { UPSTREAM_METHOD } from "../plugins/request-transformer";
 import { SERVER_TOKEN } from "../version";
 import type { Peer } from "./balancer";
@@ -154,7 +160,7 @@ async function handle(deps: ProxyDeps, listener: ListenerConsts, ex: Exchange): 
 const serviceId = (ref: { id: string } | string) => (typeof ref === "string" ? ref : ref.id);
 
 function newContext(ex: Exchange, listener: Listener, routeId: string, svcId: string): RequestContext {
-  return {
+  return newRequestContext({
     req: ex.req,
     method: ex.method,
     path: ex.path,
@@ -165,15 +171,7 @@ function newContext(ex: Exchange, listener: Listener, routeId: string, svcId: st
     protocol: listener.protocol,
     routeId,
     serviceId: svcId,
-    consumer: null,
-    credential: null,
-    authenticatedGroups: null,
-    upstreamHeaders: new Map(),
-    upstreamPath: null,
-    upstreamBody: null,
-    responseHeaders: [],
-    shared: {},
-  };
+  });
 }
 
 /**

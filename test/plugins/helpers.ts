@@ -1,14 +1,15 @@
 /** Test helpers for plugin handlers: a real RequestContext from a real Request, services over in-memory entities. */
 import type { z } from "zod";
 import { issuesToFields, kongMessage, withNulls } from "../../src/entities/validate";
-import type {
-  ConsumerRef,
-  LogEntry,
-  PluginDefinition,
-  PluginExit,
-  PluginServices,
-  RequestContext,
-  ResponseView,
+import {
+  type ConsumerRef,
+  type LogEntry,
+  newRequestContext,
+  type PluginDefinition,
+  type PluginExit,
+  type PluginServices,
+  type RequestContext,
+  type ResponseView,
 } from "../../src/plugins/plugin";
 
 export interface ContextOptions {
@@ -21,7 +22,7 @@ export interface ContextOptions {
 /** Built the way the proxy builds it: path and query split from the URL, everything else empty. */
 export function makeContext(req: Request, opts: ContextOptions = {}): RequestContext {
   const url = new URL(req.url);
-  return {
+  return newRequestContext({
     req,
     method: req.method,
     path: url.pathname,
@@ -32,15 +33,7 @@ export function makeContext(req: Request, opts: ContextOptions = {}): RequestCon
     protocol: opts.protocol ?? "http",
     routeId: opts.routeId === undefined ? "11111111-1111-4111-8111-111111111111" : opts.routeId,
     serviceId: opts.serviceId === undefined ? "22222222-2222-4222-8222-222222222222" : opts.serviceId,
-    consumer: null,
-    credential: null,
-    authenticatedGroups: null,
-    upstreamHeaders: new Map(),
-    upstreamPath: null,
-    upstreamBody: null,
-    responseHeaders: [],
-    shared: {},
-  };
+  });
 }
 
 export const request = (path: string, init?: RequestInit) => new Request(`http://gw.test${path}`, init);
