@@ -23,6 +23,7 @@ import { KONG_MESSAGES, kongError, msText } from "./kong-response";
 import { requestId } from "./request-id";
 import type { ProxySnapshot, ServicePlan } from "./snapshot";
 import { type UpstreamClient, UpstreamError, type UpstreamResponse } from "./upstream/client";
+import { isWebSocketUpgrade, relayWebSocket } from "./websocket";
 
 const VIA = `1.1 ${SERVER_TOKEN}`;
 const HOST_SLOT = 1;
@@ -100,13 +101,19 @@ export function createProxyHandler(deps: ProxyDeps, listener: Listener) {
     });
     return res;
   };
-  return async function proxy(req: Request, server: Server<unknown>): Promise<Response> {
+  return async function proxy(req: Request, server: Server<unknown>): Promise<Response | undefined> {
     const ex = newExchange(req, server);
-    return after(ex, await handle(deps, consts, ex));
+    const res = await handle(deps, consts, ex, server);
+    return res && after(ex, res);
   };
 }
 
-async function handle(deps: ProxyDeps, listener: ListenerConsts, ex: Exchange): Promise<Response> {
+async function handle(
+  deps: ProxyDeps,
+  listener: ListenerConsts,
+  ex: Exchange,
+  server: Server<unknown>,
+): Promise<Response | undefined> {
   const snap = deps.snapshot();
   const match = snap.router.match({
     method: ex.method,
@@ -144,6 +151,8 @@ async function handle(deps: ProxyDeps, listener: ListenerConsts, ex: Exchange): 
   // A plugin may set the upstream Host (request-transformer); otherwise preserve_host decides.
   const preservedHost =
     ctx?.upstreamHeaders.get("host") ?? (match.route.preserve_host && ex.host ? ex.host : null);
+  if (isWebSocketUpgrade(ex.req))
+    return await webSocket(deps, plan, ex, server, target, headers, preservedHost);
   const proxyLatency = performance.now() - ex.started;
   let upstream: UpstreamResponse;
   try {
@@ -155,6 +164,32 @@ async function handle(deps: ProxyDeps, listener: ListenerConsts, ex: Exchange): 
   const response = downstream(deps, ex, upstream, proxyLatency);
   // Without plugins there is no header or log phase: skip finish() and the promise it would add.
   return ran.length ? finish(ex, ctx, ran, response, false, upstream) : response;
+}
+
+/** WebSocket upgrades are relayed message by message (Bun.serve speaks WebSocket, not raw upgraded bytes). */
+async function webSocket(
+  deps: ProxyDeps,
+  plan: ServicePlan,
+  ex: Exchange,
+  server: Server<unknown>,
+  target: string,
+  headers: string[],
+  preservedHost: string | null,
+): Promise<Response | undefined> {
+  const attempt = plan.next(plan.balanced ? new Set() : null);
+  if (!attempt) return generated(deps, ex, 503, KONG_MESSAGES.noPeer);
+  headers[HOST_SLOT] = preservedHost ?? attempt.hostHeader;
+  try {
+    return await relayWebSocket(ex.req, server, attempt, target, headers, plan.timeouts.connect);
+  } catch (e) {
+    const timedOut = e instanceof Error && e.message === "timeout";
+    return generated(
+      deps,
+      ex,
+      timedOut ? 504 : 502,
+      timedOut ? KONG_MESSAGES.timeout : KONG_MESSAGES.badGateway,
+    );
+  }
 }
 
 const serviceId = (ref: { id: string } | string) => (typeof ref === "string" ? ref : ref.id);

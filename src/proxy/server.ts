@@ -1,6 +1,7 @@
 /** Starts the proxy listeners (`proxy_listen`): one Bun server per address, all reading the same running config. */
 import type { Server } from "bun";
 import { createProxyHandler, type ProxyDeps } from "./handler";
+import { relayHandlers } from "./websocket";
 
 export interface ProxyListen {
   host: string;
@@ -36,6 +37,7 @@ export function startProxy(
       maxRequestBodySize: Number.MAX_SAFE_INTEGER,
       ...(listen.ssl && tls ? { tls: { cert: tls.cert, key: tls.key } } : {}),
       fetch: handler,
+      websocket: relayHandlers,
     });
   });
   return {
