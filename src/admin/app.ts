@@ -15,6 +15,10 @@ import { type EntityReader, registerEntityRoutes } from "./entities";
 import { errorResponse, HttpError } from "./errors";
 import { EntityValidator } from "./validation";
 
+const ONLY_CONTROL_PLANE = {
+  message: "this endpoint is only available when Kong is configured to run as Control Plane for the cluster",
+};
+
 export interface AdminDeps {
   nodeId: string;
   /** The node's settings with sensitive values masked (for `GET /`'s `configuration`). */
@@ -106,6 +110,8 @@ export function adminApp(deps: AdminDeps): Hono {
     registerEntityRoutes(app, { reader: deps.reader, writer: null, entities: ENTITIES, validator });
   }
   deps.extend?.(app);
+  // Registered after the role's own routes: on a control plane its /clustering endpoints answer first.
+  app.get("/clustering/*", (c) => c.json(ONLY_CONTROL_PLANE, 400));
 
   app.notFound((c) => c.json({ message: "Not found" }, 404));
   app.onError((e, c) => errorResponse(c, e));

@@ -20,7 +20,7 @@ export interface EntityRoutesDeps {
 }
 
 /** `?tags=a,b` (all) or `?tags=a/b` (any), at most 5, as Kong parses them. */
-export function parseTags(raw: string | undefined): ListOptions["tags"] {
+function parseTags(raw: string | undefined): ListOptions["tags"] {
   if (raw === undefined) return undefined;
   if (raw === "") throw new HttpError(400, "invalid option (tags: cannot be null)");
   const any = raw.includes("/");
@@ -31,7 +31,7 @@ export function parseTags(raw: string | undefined): ListOptions["tags"] {
   return any ? { any: list } : { all: list };
 }
 
-export function parseSize(raw: string | undefined): number | undefined {
+function parseSize(raw: string | undefined): number | undefined {
   if (raw === undefined) return undefined;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 1 || n > 1000) {

@@ -123,7 +123,7 @@ export function decodeConfigRejected(frame: string | Uint8Array): ConfigRejected
   return null;
 }
 
-export const isHash = (v: unknown): v is string => typeof v === "string" && /^[0-9a-f]{32}$/.test(v);
+const isHash = (v: unknown): v is string => typeof v === "string" && /^[0-9a-f]{32}$/.test(v);
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);

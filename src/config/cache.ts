@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeFileAtomic } from "../support/files";
 
-export const CACHE_FILE = "config.json.gz";
+const CACHE_FILE = "config.json.gz";
 
 /** What the cache holds: the config as the CP sent it (export shape) and the hash it was applied under. */
 export interface CachedConfig {

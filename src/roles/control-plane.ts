@@ -18,9 +18,6 @@ import { StartupError } from "./startup-error";
 import { openNodeStore } from "./store";
 
 const log = logger("clustering");
-const ONLY_CP = {
-  message: "this endpoint is only available when Kong is configured to run as Control Plane for the cluster",
-};
 
 async function exporterFor(kit: NodeKit, certPem: string, keyPem: string): Promise<ConfigExporter | null> {
   const s = kit.settings;
@@ -172,5 +169,3 @@ function registerControlPlaneMetrics(kit: NodeKit, sessions: DataPlaneSessions):
     }
   });
 }
-
-export { ONLY_CP };

@@ -12,7 +12,7 @@ import { openNodeStore } from "./store";
 const log = logger("kong");
 
 /** Rebuilds the proxy's config from the store after changes; changes during a rebuild cause exactly one more. */
-export function followStore(store: Store, active: ActiveConfig): () => Promise<void> {
+function followStore(store: Store, active: ActiveConfig): () => Promise<void> {
   let running: Promise<void> | null = null;
   let again = false;
   const rebuild = async () => {

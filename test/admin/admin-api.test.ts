@@ -188,6 +188,14 @@ for (const backend of BACKENDS) {
       expect(res.headers.get("access-control-allow-origin")).toBe("http://manager.example");
     });
 
+    test("clustering endpoints on a node that is not a control plane: Kong's 400", async () => {
+      const r = await call("GET", "/clustering/data-planes");
+      expect(r.status).toBe(400);
+      expect(r.body.message).toBe(
+        "this endpoint is only available when Kong is configured to run as Control Plane for the cluster",
+      );
+    });
+
     test("unknown paths and bad JSON", async () => {
       expect((await call("GET", "/nope")).body.message).toBe("Not found");
       const res = await app.request("/services", {
