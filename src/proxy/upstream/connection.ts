@@ -1,15 +1,8 @@
 /** One upstream socket: writes a request with its framing, reads the response incrementally, hands back or drops the socket. */
 import type { Socket, SocketHandler, TCPSocketConnectOptions } from "bun";
+import { type BodySink, ChunkedDecoder, findHeadEnd, MAX_HEAD_BYTES, ProtocolError } from "../http1/wire";
 import type { Exchange } from "./exchange";
-import {
-  type BodySink,
-  ChunkedDecoder,
-  findHeadEnd,
-  MAX_HEAD_BYTES,
-  ProtocolError,
-  parseResponseHead,
-  ResponseHead,
-} from "./parser";
+import { parseResponseHead, ResponseHead } from "./parser";
 import { type TunnelHandlers, UpstreamError, type UpstreamTls, type UpstreamTunnel } from "./types";
 
 /** What a connection needs from its pool; implemented in client.ts. */
@@ -104,7 +97,7 @@ export class Connection implements BodySink {
   private read = Read.Head;
   private partialHead: Buffer | null = null;
   private readonly head = new ResponseHead();
-  private readonly decoder = new ChunkedDecoder();
+  private readonly decoder = new ChunkedDecoder("upstream");
   private remaining = 0;
   private small: Uint8Array | null = null;
   private smallLength = 0;
