@@ -1,9 +1,9 @@
 /** Malformed and smuggling-shaped requests to the compiled binary: refused with 400, never forwarded upstream. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
-import { connect } from "node:net";
 import { join } from "node:path";
 import { type GwProcess, startGw, tempDir } from "../helpers/gw";
+import { rawExchange } from "../helpers/raw-http";
 
 let gw: GwProcess;
 const received: string[] = [];
@@ -32,24 +32,7 @@ afterAll(async () => {
   await upstream?.stop(true);
 });
 
-/** Sends raw bytes and returns what came back before the server closed or went quiet. */
-function raw(payload: string): Promise<string> {
-  const { port } = new URL(gw.proxy);
-  return new Promise((resolve) => {
-    let out = "";
-    const socket = connect(Number(port), "127.0.0.1", () => socket.write(payload));
-    socket.on("data", (d) => {
-      out += d.toString("latin1");
-    });
-    const done = () => resolve(out);
-    socket.on("close", done);
-    socket.on("error", done);
-    setTimeout(() => {
-      socket.destroy();
-      done();
-    }, 1500);
-  });
-}
+const raw = async (payload: string) => (await rawExchange(gw.proxy, payload)).text;
 
 describe("requests gw refuses before anything reaches the upstream", () => {
   const cases: [string, string][] = [

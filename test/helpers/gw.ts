@@ -1,5 +1,5 @@
 /** Starts the compiled `dist/gw` binary for end-to-end tests, on free loopback ports, in a temporary prefix. */
-import { existsSync, mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
@@ -123,6 +123,28 @@ export async function startGw(opts: GwOptions = {}): Promise<GwProcess> {
     });
   }
   return gw;
+}
+
+/** Starts gw DB-less (`--database off`) serving the declarative config given as YAML text. */
+export function startDbless(yaml: string, opts: GwOptions = {}): Promise<GwProcess> {
+  const file = join(tempDir("gw-dbless"), "kong.yml");
+  writeFileSync(file, yaml);
+  return startGw({
+    ...opts,
+    args: ["--database", "off", "--declarative_config", file, ...(opts.args ?? [])],
+  });
+}
+
+/** File descriptors a process holds open, read from /proc. */
+export function openFds(pid: number): number {
+  return readdirSync(`/proc/${pid}/fd`).length;
+}
+
+/** A process's resident memory in bytes (VmRSS from /proc). */
+export function rssBytes(pid: number): number {
+  const kb = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
+  if (kb === undefined) throw new Error(`no VmRSS for process ${pid}`);
+  return Number(kb) * 1024;
 }
 
 /** Runs a gw command to completion and returns its exit code and output. */

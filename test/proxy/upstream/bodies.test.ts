@@ -1,9 +1,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { UpstreamClient } from "../../../src/proxy/upstream/client";
-import { randomBytes, rawUpstream, seeded, type UpstreamSide } from "./raw-upstream";
-
-const MB = 1024 * 1024;
+import { generatedBody, hashStream, MB, rawUpstream, sendBlocks, settled } from "./raw-upstream";
 
 /** The most a loopback connection's kernel buffers hold: receive buffer (autotuned) plus the peer's send buffer. */
 function kernelBufferCeiling(): number {
@@ -28,70 +26,8 @@ function kernelBufferCeiling(): number {
  */
 const STALL_BOUND = kernelBufferCeiling() + 4 * MB;
 const STALL_MB = Math.max(100, Math.ceil((2 * STALL_BOUND) / MB));
-const BLOCK = randomBytes(seeded(9), MB);
 const timeouts = { connect: 5000, write: 10_000, read: 10_000 };
 const client = new UpstreamClient({ poolSize: 4, maxRequests: 100, idleTimeoutMs: 60_000 });
-
-/** Block i of a large body: the shared random MB with i stamped in, so misordered blocks change the hash. */
-function block(i: number): Uint8Array {
-  const b = BLOCK.slice();
-  new DataView(b.buffer).setUint32(0, i);
-  return b;
-}
-
-/** A pull-based body of `mb` blocks; the hash and the count of bytes pulled are read from the returned object. */
-function generatedBody(mb: number) {
-  const hasher = new Bun.CryptoHasher("sha256");
-  const state = { pulled: 0, sha: "", stream: null as unknown as ReadableStream<Uint8Array> };
-  let i = 0;
-  state.stream = new ReadableStream({
-    pull(c) {
-      if (i === mb) {
-        state.sha = hasher.digest("hex");
-        c.close();
-        return;
-      }
-      const b = block(i++);
-      hasher.update(b);
-      state.pulled += b.length;
-      c.enqueue(b);
-    },
-  });
-  return state;
-}
-
-async function hashStream(body: ReadableStream<Uint8Array>): Promise<{ sha: string; length: number }> {
-  const hasher = new Bun.CryptoHasher("sha256");
-  let length = 0;
-  for await (const chunk of body) {
-    hasher.update(chunk);
-    length += chunk.length;
-  }
-  return { sha: hasher.digest("hex"), length };
-}
-
-/** Writes `mb` blocks with back-pressure; `progress.written` shows how far the upstream got. */
-async function sendBlocks(
-  conn: UpstreamSide,
-  mb: number,
-  progress: { written: number; sha: string },
-  chunked: boolean,
-) {
-  const hasher = new Bun.CryptoHasher("sha256");
-  await conn.write(
-    `HTTP/1.1 200 OK\r\n${chunked ? "Transfer-Encoding: chunked" : `Content-Length: ${mb * MB}`}\r\n\r\n`,
-  );
-  for (let i = 0; i < mb; i++) {
-    const b = block(i);
-    hasher.update(b);
-    if (chunked) await conn.write(`${b.length.toString(16)}\r\n`);
-    await conn.write(b);
-    if (chunked) await conn.write("\r\n");
-    progress.written += b.length;
-  }
-  if (chunked) await conn.write("0\r\n\r\n");
-  progress.sha = hasher.digest("hex");
-}
 
 const progress = { written: 0, sha: "" };
 let releaseReader: (() => void) | null = null;
@@ -115,19 +51,6 @@ afterAll(() => {
   client.close();
   upstream.stop();
 });
-
-/** Waits until `read()` has not changed for half a second (the pipeline is full), then returns its value. */
-async function settled(read: () => number): Promise<number> {
-  let last = -1;
-  let still = 0;
-  for (let i = 0; i < 400 && still < 10; i++) {
-    await Bun.sleep(50);
-    const now = read();
-    still = now === last && now > 0 ? still + 1 : 0;
-    last = now;
-  }
-  return last;
-}
 
 describe("large bodies stream both ways with checksums", () => {
   for (const mb of [1, 100]) {

@@ -250,3 +250,102 @@ export async function readAll(body: Uint8Array | ReadableStream<Uint8Array> | nu
   if (body instanceof Uint8Array) return body;
   return new Uint8Array(await new Response(body).arrayBuffer());
 }
+
+/** Malformed and smuggling-shaped responses keyed by request path: each must fail its exchange and retire its socket. */
+export const MALFORMED_RESPONSES: Record<string, string> = {
+  "/cl-and-te":
+    "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+  "/bad-cl": "HTTP/1.1 200 OK\r\nContent-Length: 5x\r\n\r\nhello",
+  "/negative-cl": "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
+  "/conflicting-cl": "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
+  "/obs-fold": "HTTP/1.1 200 OK\r\nX-A: one\r\n two\r\nContent-Length: 0\r\n\r\n",
+  "/long-header": `HTTP/1.1 200 OK\r\nX-Big: ${"a".repeat(70_000)}\r\nContent-Length: 0\r\n\r\n`,
+  "/bad-status": "HTTP/1.1 2000 OK\r\nContent-Length: 0\r\n\r\n",
+  "/not-http": "SSH-2.0-OpenSSH_9.2\r\n\r\n",
+  "/no-colon": "HTTP/1.1 200 OK\r\nX-A value\r\nContent-Length: 0\r\n\r\n",
+  "/space-before-colon": "HTTP/1.1 200 OK\r\nX-A : value\r\nContent-Length: 0\r\n\r\n",
+  "/nul-in-value": "HTTP/1.1 200 OK\r\nX-A: va\0lue\r\nContent-Length: 0\r\n\r\n",
+  "/bad-chunk-size": "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+  "/chunk-missing-crlf": "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n",
+  "/te-in-http10": "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+  "/chunked-not-last": "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n",
+  "/unrequested-101": "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+};
+
+export const MB = 1024 * 1024;
+let BLOCK: Uint8Array | null = null;
+
+/** Block i of a large body: a shared random MB with i stamped in, so misordered blocks change the hash. */
+export function block(i: number): Uint8Array {
+  BLOCK ??= randomBytes(seeded(9), MB);
+  const b = BLOCK.slice();
+  new DataView(b.buffer).setUint32(0, i);
+  return b;
+}
+
+/** A pull-based body of `mb` blocks; its hash (once read to the end) and the bytes pulled so far are on the result. */
+export function generatedBody(mb: number) {
+  const hasher = new Bun.CryptoHasher("sha256");
+  const state = { pulled: 0, sha: "", stream: null as unknown as ReadableStream<Uint8Array> };
+  let i = 0;
+  state.stream = new ReadableStream({
+    pull(c) {
+      if (i === mb) {
+        state.sha = hasher.digest("hex");
+        c.close();
+        return;
+      }
+      const b = block(i++);
+      hasher.update(b);
+      state.pulled += b.length;
+      c.enqueue(b);
+    },
+  });
+  return state;
+}
+
+export async function hashStream(body: AsyncIterable<Uint8Array>): Promise<{ sha: string; length: number }> {
+  const hasher = new Bun.CryptoHasher("sha256");
+  let length = 0;
+  for await (const chunk of body) {
+    hasher.update(chunk);
+    length += chunk.length;
+  }
+  return { sha: hasher.digest("hex"), length };
+}
+
+/** Answers with `mb` blocks under back-pressure; `progress.written` shows how far the upstream got. */
+export async function sendBlocks(
+  conn: UpstreamSide,
+  mb: number,
+  progress: { written: number; sha: string },
+  chunked: boolean,
+) {
+  const hasher = new Bun.CryptoHasher("sha256");
+  await conn.write(
+    `HTTP/1.1 200 OK\r\n${chunked ? "Transfer-Encoding: chunked" : `Content-Length: ${mb * MB}`}\r\n\r\n`,
+  );
+  for (let i = 0; i < mb; i++) {
+    const b = block(i);
+    hasher.update(b);
+    if (chunked) await conn.write(`${b.length.toString(16)}\r\n`);
+    await conn.write(b);
+    if (chunked) await conn.write("\r\n");
+    progress.written += b.length;
+  }
+  if (chunked) await conn.write("0\r\n\r\n");
+  progress.sha = hasher.digest("hex");
+}
+
+/** Waits until `read()` has not changed for half a second (a pipeline is full), then returns its value. */
+export async function settled(read: () => number): Promise<number> {
+  let last = -1;
+  let still = 0;
+  for (let i = 0; i < 400 && still < 10; i++) {
+    await Bun.sleep(50);
+    const now = read();
+    still = now === last && now > 0 ? still + 1 : 0;
+    last = now;
+  }
+  return last;
+}
