@@ -31,8 +31,12 @@ export async function rawBodyUpTo(ctx: RequestContext, max: number): Promise<Uin
   if (cached) return cached.length > max ? null : cached;
   const chunks: Uint8Array[] = [];
   let size = 0;
-  if (ctx.req.body && !ctx.req.bodyUsed) {
-    const reader = ctx.req.body.getReader();
+  const body = ctx.req.body;
+  if (body instanceof Uint8Array) {
+    if (body.length > max) return null;
+    chunks.push(body);
+  } else if (body && !ctx.req.bodyUsed) {
+    const reader = body.getReader();
     for (let r = await reader.read(); !r.done; r = await reader.read()) {
       size += r.value.length;
       if (size > max) {

@@ -1,5 +1,6 @@
 /** Kong's `kong.log.serialize()`: the per-request JSON object logging plugins (http-log, file-log) send. */
 import { logger } from "../log/logger";
+import type { DownstreamRequest } from "../proxy/downstream/types";
 import { decodeArg } from "./common";
 import type { LogEntry, RequestContext, ResponseView } from "./plugin";
 
@@ -40,7 +41,7 @@ function headerTable(flat: readonly string[]): Record<string, string | string[]>
   return out;
 }
 
-function requestHeaders(req: Request): Record<string, string | string[]> {
+function requestHeaders(req: DownstreamRequest): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   for (const [name, value] of req.headers) addValue(out, name, value);
   // Kong never logs credentials sent in these headers.
@@ -67,8 +68,7 @@ function queryTable(query: string): Record<string, string | boolean | (string | 
 }
 
 function requestUri(ctx: RequestContext): string {
-  const q = new URL(ctx.req.url).search;
-  return `${ctx.path}${q}`;
+  return ctx.req.query ? `${ctx.path}?${ctx.req.query}` : ctx.path;
 }
 
 /** Extra fields logging plugins add to their entries (Kong's `kong.log.set_serialize_value`). */
@@ -94,7 +94,7 @@ export function serialize(ctx: RequestContext, entry: LogEntry): Record<string, 
       id: ctx.requestId,
       uri,
       url,
-      querystring: queryTable(new URL(ctx.req.url).search.slice(1)),
+      querystring: queryTable(ctx.req.query),
       method: ctx.method,
       headers: requestHeaders(ctx.req),
       size: Number.isFinite(length) ? length : 0,

@@ -1,9 +1,10 @@
 /** What a plugin is: name, version, priority, a zod config schema, and handlers for only the phases it needs. */
 import type { ZodType } from "zod";
+import type { DownstreamRequest } from "../proxy/downstream/types";
 
 /** The per-request state plugins read and change; built by the proxy, one per request. */
 export interface RequestContext {
-  readonly req: Request;
+  readonly req: DownstreamRequest;
   readonly method: string;
   /** The request path as the client sent it (no query). */
   readonly path: string;

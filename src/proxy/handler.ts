@@ -1,5 +1,4 @@
 /** The proxy's request path: route, run plugins, pick a peer, forward with retries, answer with Kong's headers. */
-import type { Server } from "bun";
 import type { AccessLog } from "../log/access-log";
 import { type ConfiguredPlugin, resolveSlot } from "../plugins/iterator";
 import {
@@ -12,18 +11,12 @@ import {
 import { UPSTREAM_METHOD } from "../plugins/request-transformer";
 import { SERVER_TOKEN } from "../version";
 import type { Peer } from "./balancer";
-import {
-  connectionTokens,
-  isForwardedHeader,
-  isHopByHop,
-  isResponseHopByHop,
-  RESPONSE_HOP_BY_HOP,
-} from "./headers";
+import type { DownstreamRequest, Reply } from "./downstream/types";
+import { connectionTokens, isForwardedHeader, isHopByHop } from "./headers";
 import { KONG_MESSAGES, kongError, msText } from "./kong-response";
 import { requestId } from "./request-id";
 import type { ProxySnapshot, ServicePlan } from "./snapshot";
-import { type UpstreamClient, UpstreamError, type UpstreamResponse } from "./upstream/client";
-import { isWebSocketUpgrade, relayWebSocket } from "./websocket";
+import { type UpstreamClient, UpstreamError, type UpstreamUpgrade } from "./upstream/client";
 
 const VIA = `1.1 ${SERVER_TOKEN}`;
 const HOST_SLOT = 1;
@@ -53,8 +46,7 @@ interface ListenerConsts extends Listener {
 
 /** Per-request values the path through the handler needs, gathered once. */
 interface Exchange {
-  req: Request;
-  /** Read once: each `req.method` read crosses into native code. */
+  req: DownstreamRequest;
   method: string;
   started: number;
   id: string;
@@ -67,53 +59,50 @@ interface Exchange {
 /** Plugins that ran, when none could: shared so the plugin-free path allocates no list. */
 const NONE_RAN: readonly ConfiguredPlugin[] = Object.freeze([]);
 
-function newExchange(req: Request, server: Server<unknown>): Exchange {
-  const url = req.url;
-  const pathStart = url.indexOf("/", url.indexOf("//") + 2);
-  const q = url.indexOf("?", pathStart);
+function newExchange(req: DownstreamRequest): Exchange {
   return {
     req,
     method: req.method,
     started: performance.now(),
     id: requestId(),
-    // One getpeername(2) per call in Bun: read once per request.
-    clientIp: server.requestIP(req)?.address ?? "",
-    path: q < 0 ? url.slice(pathStart) : url.slice(pathStart, q),
-    query: q < 0 ? "" : url.slice(q + 1),
-    host: req.headers.get("host") ?? "",
+    clientIp: req.clientIp,
+    path: req.path,
+    query: req.query,
+    host: req.host,
   };
+}
+
+/** Bytes a reply's body holds, for the access log: known lengths only (a stream of unknown length counts 0). */
+function replyLength(reply: Reply): number {
+  const body = reply.body;
+  if (body === null || body instanceof ReadableStream) return Math.max(reply.contentLength ?? 0, 0);
+  return typeof body === "string" ? Buffer.byteLength(body) : body.length;
 }
 
 export function createProxyHandler(deps: ProxyDeps, listener: Listener) {
   const consts: ListenerConsts = { ...listener, portText: String(listener.port) };
-  const after = (ex: Exchange, res: Response): Response => {
-    deps.onRequest(res.status);
+  const after = (ex: Exchange, reply: Reply): Reply => {
+    deps.onRequest(reply.status);
     deps.accessLog?.write({
       remoteAddr: ex.clientIp,
       method: ex.method,
-      target: ex.query ? `${ex.path}?${ex.query}` : ex.path,
-      httpVersion: "1.1",
-      status: res.status,
-      bytesSent: Number(res.headers.get("content-length") ?? 0),
+      target: ex.req.target,
+      httpVersion: ex.req.httpVersion,
+      status: reply.status,
+      bytesSent: replyLength(reply),
       referer: ex.req.headers.get("referer"),
       userAgent: ex.req.headers.get("user-agent"),
       requestId: ex.id,
     });
-    return res;
+    return reply;
   };
-  return async function proxy(req: Request, server: Server<unknown>): Promise<Response | undefined> {
-    const ex = newExchange(req, server);
-    const res = await handle(deps, consts, ex, server);
-    return res && after(ex, res);
+  return async function proxy(req: DownstreamRequest): Promise<Reply> {
+    const ex = newExchange(req);
+    return after(ex, await handle(deps, consts, ex));
   };
 }
 
-async function handle(
-  deps: ProxyDeps,
-  listener: ListenerConsts,
-  ex: Exchange,
-  server: Server<unknown>,
-): Promise<Response | undefined> {
+async function handle(deps: ProxyDeps, listener: ListenerConsts, ex: Exchange): Promise<Reply> {
   const snap = deps.snapshot();
   const match = snap.router.match({
     method: ex.method,
@@ -151,10 +140,8 @@ async function handle(
   // A plugin may set the upstream Host (request-transformer); otherwise preserve_host decides.
   const preservedHost =
     ctx?.upstreamHeaders.get("host") ?? (match.route.preserve_host && ex.host ? ex.host : null);
-  if (isWebSocketUpgrade(ex.req))
-    return await webSocket(deps, plan, ex, server, target, headers, preservedHost);
   const proxyLatency = performance.now() - ex.started;
-  let upstream: UpstreamResponse;
+  let upstream: UpstreamUpgrade;
   try {
     upstream = await forward(deps, plan, ex, target, headers, preservedHost, ctx);
   } catch (e) {
@@ -164,32 +151,6 @@ async function handle(
   const response = downstream(deps, ex, upstream, proxyLatency);
   // Without plugins there is no header or log phase: skip finish() and the promise it would add.
   return ran.length ? finish(ex, ctx, ran, response, false, upstream) : response;
-}
-
-/** WebSocket upgrades are relayed message by message (Bun.serve speaks WebSocket, not raw upgraded bytes). */
-async function webSocket(
-  deps: ProxyDeps,
-  plan: ServicePlan,
-  ex: Exchange,
-  server: Server<unknown>,
-  target: string,
-  headers: string[],
-  preservedHost: string | null,
-): Promise<Response | undefined> {
-  const attempt = plan.next(plan.balanced ? new Set() : null);
-  if (!attempt) return generated(deps, ex, 503, KONG_MESSAGES.noPeer);
-  headers[HOST_SLOT] = preservedHost ?? attempt.hostHeader;
-  try {
-    return await relayWebSocket(ex.req, server, attempt, target, headers, plan.timeouts.connect);
-  } catch (e) {
-    const timedOut = e instanceof Error && e.message === "timeout";
-    return generated(
-      deps,
-      ex,
-      timedOut ? 504 : 502,
-      timedOut ? KONG_MESSAGES.timeout : KONG_MESSAGES.badGateway,
-    );
-  }
 }
 
 const serviceId = (ref: { id: string } | string) => (typeof ref === "string" ? ref : ref.id);
@@ -210,7 +171,7 @@ function newContext(ex: Exchange, listener: Listener, routeId: string, svcId: st
 }
 
 /**
- * Collects the client's headers in one `forEach` pass (cheaper than the entries iterator, same sorted order).
+ * Collects the client's headers in one pass, in the order they came.
  * One module-level instance is reused: the pass is synchronous and its result is copied out right after.
  */
 class HeaderPass {
@@ -240,34 +201,34 @@ class HeaderPass {
 
 const pass = new HeaderPass();
 
-function collectHeader(this: HeaderPass, value: string, name: string): void {
-  if (isHopByHop(name) || this.dropped?.has(name)) return;
+function collectHeader(pass: HeaderPass, name: string, value: string): void {
+  if (isHopByHop(name) || pass.dropped?.has(name)) return;
   if (!isForwardedHeader(name)) {
-    if (!this.skip?.has(name)) this.out.push(name, value);
+    if (!pass.skip?.has(name)) pass.out.push(name, value);
     return;
   }
-  this.seenForwarded = true;
+  pass.seenForwarded = true;
   switch (name) {
     case "x-forwarded-for":
-      this.forwardedFor = value;
+      pass.forwardedFor = value;
       break;
     case "via":
-      this.via = value;
+      pass.via = value;
       break;
     case "x-forwarded-proto":
-      this.proto = value;
+      pass.proto = value;
       break;
     case "x-forwarded-host":
-      this.host = value;
+      pass.host = value;
       break;
     case "x-forwarded-port":
-      this.port = value;
+      pass.port = value;
       break;
     case "x-forwarded-path":
-      this.path = value;
+      pass.path = value;
       break;
     case "x-forwarded-prefix":
-      this.prefix = value;
+      pass.prefix = value;
       break;
   }
 }
@@ -290,8 +251,9 @@ function upstreamHeaders(
   match: { strippedPrefix: string },
   ctx: RequestContext | null,
 ): string[] {
-  pass.reset(connectionTokens(ex.req.headers.get("connection")), ctx?.upstreamHeaders ?? null);
-  ex.req.headers.forEach(collectHeader, pass);
+  pass.reset(connectionTokens(ex.req.connection), ctx?.upstreamHeaders ?? null);
+  const flat = ex.req.headers.flat;
+  for (let i = 0; i < flat.length; i += 2) collectHeader(pass, flat[i] as string, flat[i + 1] as string);
   const out = pass.out;
   // Only a trusted peer's X-Forwarded-* values are kept; the trust check runs only when the client sent any.
   const trusted = pass.seenForwarded && deps.trusted(ex.clientIp);
@@ -337,9 +299,12 @@ async function forward(
   headers: string[],
   preservedHost: string | null,
   ctx: RequestContext | null,
-): Promise<UpstreamResponse> {
-  const body = ctx?.upstreamBody ?? (ex.req.body ? ex.req.body : null);
+): Promise<UpstreamUpgrade> {
+  const body = ctx?.upstreamBody ?? ex.req.body;
   const replayable = body === null || typeof body === "string" || body instanceof Uint8Array;
+  const upgrade = ex.req.upgrade;
+  // The client adds `Connection: Upgrade`; the protocol asked for crosses the hop with it.
+  if (upgrade !== null) headers.push("upgrade", ex.req.headers.get("upgrade") as string);
   const tried = plan.balanced ? new Set<Peer>() : null;
   let lastError: unknown;
   for (let attempt = 0; attempt <= plan.retries; attempt++) {
@@ -349,19 +314,19 @@ async function forward(
       throw new NoPeerError();
     }
     headers[HOST_SLOT] = preservedHost ?? next.hostHeader;
+    const request = {
+      method: (ctx?.shared[UPSTREAM_METHOD] as string | undefined) ?? ex.method,
+      target,
+      headers,
+      body: typeof body === "string" ? new TextEncoder().encode(body) : body,
+      bodyLength:
+        body instanceof ReadableStream && ex.req.contentLength >= 0 ? ex.req.contentLength : undefined,
+      signal: ex.req.signal,
+    };
     try {
-      return await deps.client.request(
-        next.endpoint,
-        {
-          method: (ctx?.shared[UPSTREAM_METHOD] as string | undefined) ?? ex.method,
-          target,
-          headers,
-          body: typeof body === "string" ? new TextEncoder().encode(body) : body,
-          bodyLength: bodyLength(ex.req, body),
-          signal: ex.req.signal,
-        },
-        plan.timeouts,
-      );
+      return upgrade === null
+        ? ((await deps.client.request(next.endpoint, request, plan.timeouts)) as UpstreamUpgrade)
+        : await deps.client.upgrade(next.endpoint, request, plan.timeouts);
     } catch (e) {
       lastError = e;
       const retryable =
@@ -377,62 +342,45 @@ async function forward(
 
 class NoPeerError extends Error {}
 
-/** A streamed client body keeps its announced length upstream rather than being re-chunked. */
-function bodyLength(req: Request, body: unknown): number | undefined {
-  if (!(body instanceof ReadableStream)) return undefined;
-  const announced = req.headers.get("content-length");
-  return announced === null ? undefined : Number(announced);
-}
-
-function upstreamFailure(deps: ProxyDeps, ex: Exchange, e: unknown): Response {
+function upstreamFailure(deps: ProxyDeps, ex: Exchange, e: unknown): Reply {
   if (e instanceof NoPeerError) return generated(deps, ex, 503, KONG_MESSAGES.noPeer);
   if (e instanceof UpstreamError && e.kind === "timeout")
     return generated(deps, ex, 504, KONG_MESSAGES.timeout);
   return generated(deps, ex, 502, KONG_MESSAGES.badGateway);
 }
 
-/** Lengths of `via`, `server` and the response hop-by-hop names. */
-const SPECIAL_RESPONSE_LENGTHS = new Set([...RESPONSE_HOP_BY_HOP, "via", "server"].map((n) => n.length));
-
-function downstream(deps: ProxyDeps, ex: Exchange, up: UpstreamResponse, proxyLatency: number): Response {
-  const headers: [string, string][] = [];
+/** The upstream's answer with Kong's response headers added; its header list is this exchange's own, so edited in place. */
+function downstream(deps: ProxyDeps, ex: Exchange, up: UpstreamUpgrade, proxyLatency: number): Reply {
+  const headers = up.headers;
   let hasServer = false;
-  let via: string | null = null;
-  const h = up.headers;
-  for (let i = 0; i < h.length; i += 2) {
-    const name = h[i]!;
-    // Only names as long as a special one need lower-casing; most upstream headers skip it.
-    if (SPECIAL_RESPONSE_LENGTHS.has(name.length)) {
-      const lower = name.toLowerCase();
-      if (isResponseHopByHop(lower)) continue;
-      if (lower === "via") {
-        via = h[i + 1]!;
-        continue;
-      }
-      if (lower === "server") hasServer = true;
-    }
-    headers.push([name, h[i + 1]!]);
+  let viaAt = -1;
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i] as string;
+    // Only names as long as `via` or `server` need lower-casing; most upstream headers skip it.
+    if (name.length === 3 && name.toLowerCase() === "via") viaAt = i;
+    else if (name.length === 6 && name.toLowerCase() === "server") hasServer = true;
   }
   if (deps.headers.server) {
-    headers.push(["via", via ? `${via}, ${VIA}` : VIA]);
-    if (!hasServer) headers.push(["server", SERVER_TOKEN]);
-  } else if (via) headers.push(["via", via]);
-  if (deps.headers.latency) {
-    headers.push(["x-kong-upstream-latency", msText(up.firstByteMs)]);
-    headers.push(["x-kong-proxy-latency", msText(proxyLatency)]);
+    if (viaAt >= 0) headers[viaAt + 1] = `${headers[viaAt + 1]}, ${VIA}`;
+    else headers.push("Via", VIA);
+    if (!hasServer) headers.push("Server", SERVER_TOKEN);
   }
-  if (deps.headers.requestId) headers.push(["x-kong-request-id", ex.id]);
-  const noBody = ex.method === "HEAD" || up.status === 204 || up.status === 304;
-  return new Response(noBody ? null : up.body, { status: up.status, statusText: up.statusText, headers });
+  if (deps.headers.latency) {
+    headers.push("X-Kong-Upstream-Latency", msText(up.firstByteMs));
+    headers.push("X-Kong-Proxy-Latency", msText(proxyLatency));
+  }
+  if (deps.headers.requestId) headers.push("X-Kong-Request-Id", ex.id);
+  return {
+    status: up.status,
+    statusText: up.statusText,
+    headers,
+    body: up.body,
+    contentLength: up.contentLength,
+    tunnel: up.tunnel ?? undefined,
+  };
 }
 
-function generated(
-  deps: ProxyDeps,
-  ex: Exchange,
-  status: number,
-  message: string,
-  extra?: [string, string][],
-) {
+function generated(deps: ProxyDeps, ex: Exchange, status: number, message: string, extra?: string[]): Reply {
   return kongError(status, message, {
     accept: ex.req.headers.get("accept"),
     requestId: ex.id,
@@ -442,25 +390,28 @@ function generated(
   });
 }
 
-function httpsRequired(deps: ProxyDeps, ex: Exchange, code: number): Response {
+function httpsRequired(deps: ProxyDeps, ex: Exchange, code: number): Reply {
   if (code === 426) {
     return generated(deps, ex, 426, KONG_MESSAGES.useHttps, [
-      ["connection", "Upgrade"],
-      ["upgrade", "TLS/1.2, HTTP/1.1"],
+      "Connection",
+      "Upgrade",
+      "Upgrade",
+      "TLS/1.2, HTTP/1.1",
     ]);
   }
-  const location = `https://${ex.host.replace(/:\d+$/, "")}${ex.path}${ex.query ? `?${ex.query}` : ""}`;
-  return new Response(null, { status: code, headers: { location, "x-kong-request-id": ex.id } });
+  const location = `https://${ex.host.replace(/:\d+$/, "")}${ex.req.target}`;
+  return { status: code, headers: ["Location", location, "X-Kong-Request-Id", ex.id], body: null };
 }
 
-function pluginExit(deps: ProxyDeps, ex: Exchange, exit: PluginExit): Response {
+function pluginExit(deps: ProxyDeps, ex: Exchange, exit: PluginExit): Reply {
+  const extra = (exit.headers ?? []).flat();
   if (exit.body !== undefined) {
     const body = typeof exit.body === "string" ? exit.body : JSON.stringify(exit.body);
-    const headers: [string, string][] = [["x-kong-request-id", ex.id], ...(exit.headers ?? [])];
-    if (typeof exit.body !== "string") headers.push(["content-type", "application/json; charset=utf-8"]);
-    return new Response(body, { status: exit.status, headers });
+    const headers = ["X-Kong-Request-Id", ex.id, ...extra];
+    if (typeof exit.body !== "string") headers.push("Content-Type", "application/json; charset=utf-8");
+    return { status: exit.status, headers, body };
   }
-  return generated(deps, ex, exit.status, exit.message ?? "", exit.headers);
+  return generated(deps, ex, exit.status, exit.message ?? "", extra);
 }
 
 /** Header and log phases, for the plugins that ran; response plugins may rewrite status, headers and body. */
@@ -468,26 +419,24 @@ async function finish(
   ex: Exchange,
   ctx: RequestContext | null,
   ran: ConfiguredPlugin[],
-  res: Response,
+  reply: Reply,
   generatedByGw: boolean,
-  upstream?: UpstreamResponse,
-): Promise<Response> {
-  if (!ctx || ran.length === 0) return res;
-  const view: ResponseView = { status: res.status, headers: [], generated: generatedByGw };
-  for (const [k, v] of res.headers) view.headers.push(k, v);
+  upstream?: UpstreamUpgrade,
+): Promise<Reply> {
+  if (!ctx || ran.length === 0) return reply;
+  const view: ResponseView = { status: reply.status, headers: [...reply.headers], generated: generatedByGw };
   for (const [k, v] of ctx.responseHeaders) view.headers.push(k, v);
   for (const p of ran) p.def.headerFilter?.(ctx, p.config, view);
-  let body: ReadableStream<Uint8Array> | Uint8Array<ArrayBuffer> | null = res.body;
+  let body = reply.body;
+  let contentLength = reply.contentLength;
   const filters = ran.filter((p) => p.def.bodyFilter);
-  if (filters.length && res.body) {
-    let bytes: Uint8Array = new Uint8Array(await res.arrayBuffer());
+  if (filters.length && body !== null && reply.tunnel === undefined) {
+    let bytes = await bodyBytes(body);
     for (const p of filters) bytes = p.def.bodyFilter!(ctx, p.config, bytes, view);
-    body = new Uint8Array(bytes);
-    removeHeader(view.headers, "content-length");
+    body = bytes;
+    contentLength = undefined;
   }
-  const pairs: [string, string][] = [];
-  for (let i = 0; i < view.headers.length; i += 2) pairs.push([view.headers[i]!, view.headers[i + 1]!]);
-  const out = new Response(body, { status: view.status, headers: pairs });
+  const out: Reply = { ...reply, status: view.status, headers: view.headers, body, contentLength };
   const loggers = ran.filter((p) => p.def.log);
   if (loggers.length) {
     const now = performance.now();
@@ -498,7 +447,7 @@ async function finish(
         kong: now - ex.started - (upstream?.firstByteMs ?? 0),
         proxy: upstream?.firstByteMs ?? 0,
       },
-      bytesSent: Number(out.headers.get("content-length") ?? 0),
+      bytesSent: replyLength(out),
       upstreamUri: ctx.upstreamPath ?? ex.path,
       startedAt: Date.now() - Math.round(now - ex.started),
     };
@@ -509,8 +458,8 @@ async function finish(
   return out;
 }
 
-function removeHeader(flat: string[], name: string): void {
-  for (let i = flat.length - 2; i >= 0; i -= 2) {
-    if (flat[i]!.toLowerCase() === name) flat.splice(i, 2);
-  }
+async function bodyBytes(body: Uint8Array | string | ReadableStream<Uint8Array>): Promise<Uint8Array> {
+  if (typeof body === "string") return new TextEncoder().encode(body);
+  if (body instanceof Uint8Array) return body;
+  return new Uint8Array(await new Response(body).arrayBuffer());
 }

@@ -1,5 +1,6 @@
 /** Responses gw generates itself (no route, upstream errors, plugin rejections), in Kong's templates and headers. */
 import { SERVER_TOKEN } from "../version";
+import type { Reply } from "./downstream/types";
 
 /** Kong's default messages for statuses it produces. */
 export const KONG_MESSAGES = {
@@ -55,20 +56,24 @@ export interface KongErrorOptions {
   accept: string | null;
   requestId: string;
   latencyMs: number;
-  headers?: [string, string][];
+  /** Flat [name, value, …] added to the reply. */
+  headers?: string[];
   /** Kong's `headers` setting can turn off `server_tokens`. */
   serverHeader?: boolean;
 }
 
 /** A response Kong itself would send: its body template plus `Server`, `X-Kong-Response-Latency` and the request id. */
-export function kongError(status: number, message: string, opts: KongErrorOptions): Response {
+export function kongError(status: number, message: string, opts: KongErrorOptions): Reply {
   const [type, body] = render(opts.accept, message, opts.requestId);
-  const headers: [string, string][] = [
-    ["content-type", type],
-    ["x-kong-response-latency", msText(opts.latencyMs)],
-    ["x-kong-request-id", opts.requestId],
+  const headers = [
+    "Content-Type",
+    type,
+    "X-Kong-Response-Latency",
+    msText(opts.latencyMs),
+    "X-Kong-Request-Id",
+    opts.requestId,
     ...(opts.headers ?? []),
   ];
-  if (opts.serverHeader !== false) headers.push(["server", SERVER_TOKEN]);
-  return new Response(body, { status, headers });
+  if (opts.serverHeader !== false) headers.push("Server", SERVER_TOKEN);
+  return { status, headers, body };
 }

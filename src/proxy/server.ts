@@ -1,7 +1,12 @@
-/** Starts the proxy listeners (`proxy_listen`): one Bun server per address, all reading the same running config. */
-import type { Server } from "bun";
+/** Starts the proxy listeners (`proxy_listen`): one gw HTTP/1.1 server per address, all reading the same running config. */
+import { logger } from "../log/logger";
+import { HttpServer } from "./downstream/server";
+import type { Reply } from "./downstream/types";
 import { createProxyHandler, type ProxyDeps } from "./handler";
-import { relayHandlers } from "./websocket";
+import { kongError } from "./kong-response";
+import { requestId } from "./request-id";
+
+const log = logger("kong");
 
 export interface ProxyListen {
   host: string;
@@ -15,34 +20,45 @@ export interface ProxyTls {
 }
 
 export interface ProxyServers {
-  servers: Server<unknown>[];
+  servers: HttpServer[];
   inFlight(): number;
   stop(): Promise<void>;
 }
+
+/** Kong's messages for what the server refuses before routing; the parser's detail goes to the debug log. */
+const REFUSALS: Record<number, string> = {
+  400: "Bad request",
+  500: "An unexpected error occurred",
+  501: "Not implemented",
+  505: "HTTP version not supported",
+};
 
 export function startProxy(
   listens: readonly ProxyListen[],
   deps: ProxyDeps,
   tls: ProxyTls | null,
 ): ProxyServers {
+  const refusal = (status: number, detail: string): Reply => {
+    const message = REFUSALS[status] ?? "Bad request";
+    log.debug(`refused a request with ${status}: ${detail}`);
+    return kongError(status, message, {
+      accept: null,
+      requestId: requestId(),
+      latencyMs: 0,
+      serverHeader: deps.headers.server,
+    });
+  };
   const servers = listens.map((listen) => {
     const protocol = listen.ssl ? "https" : "http";
-    const handler = createProxyHandler(deps, { protocol, port: listen.port });
-    return Bun.serve({
-      hostname: listen.host,
-      port: listen.port,
-      reusePort: true,
-      // Upstream read timeouts are the service's business (up to Kong's 60 s default): Bun's idle limit must not cut first.
-      idleTimeout: 0,
-      maxRequestBodySize: Number.MAX_SAFE_INTEGER,
-      ...(listen.ssl && tls ? { tls: { cert: tls.cert, key: tls.key } } : {}),
-      fetch: handler,
-      websocket: relayHandlers,
-    });
+    const handle = createProxyHandler(deps, { protocol, port: listen.port });
+    return new HttpServer(
+      { host: listen.host, port: listen.port, tls: listen.ssl ? tls : null },
+      { handle, refusal },
+    );
   });
   return {
     servers,
-    inFlight: () => servers.reduce((n, s) => n + s.pendingRequests, 0),
+    inFlight: () => servers.reduce((n, s) => n + s.inFlight, 0),
     async stop() {
       await Promise.all(servers.map((s) => s.stop()));
     },

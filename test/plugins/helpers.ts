@@ -11,6 +11,8 @@ import {
   type RequestContext,
   type ResponseView,
 } from "../../src/plugins/plugin";
+import { HeaderList } from "../../src/proxy/downstream/request-head";
+import type { DownstreamRequest } from "../../src/proxy/downstream/types";
 
 export interface ContextOptions {
   clientIp?: string;
@@ -19,11 +21,37 @@ export interface ContextOptions {
   protocol?: "http" | "https";
 }
 
+/** The proxy server's view of a fetch Request: lowercase header pairs, the body as the stream it is. */
+export function downstreamOf(req: Request, clientIp = "127.0.0.1"): DownstreamRequest {
+  const url = new URL(req.url);
+  const flat: string[] = [];
+  for (const [name, value] of req.headers) flat.push(name, value);
+  const length = req.headers.get("content-length");
+  return {
+    method: req.method,
+    target: url.pathname + url.search,
+    path: url.pathname,
+    query: url.search.slice(1),
+    host: req.headers.get("host") ?? url.host,
+    headers: new HeaderList(flat),
+    body: req.body,
+    get bodyUsed() {
+      return req.bodyUsed || (req.body?.locked ?? false);
+    },
+    contentLength: length === null ? -1 : Number(length),
+    httpVersion: "1.1",
+    clientIp,
+    signal: req.signal,
+    upgrade: null,
+    connection: req.headers.get("connection"),
+  };
+}
+
 /** Built the way the proxy builds it: path and query split from the URL, everything else empty. */
 export function makeContext(req: Request, opts: ContextOptions = {}): RequestContext {
   const url = new URL(req.url);
   return newRequestContext({
-    req,
+    req: downstreamOf(req, opts.clientIp),
     method: req.method,
     path: url.pathname,
     query: url.search.slice(1),

@@ -326,6 +326,8 @@ export async function sendBlocks(
     `HTTP/1.1 200 OK\r\n${chunked ? "Transfer-Encoding: chunked" : `Content-Length: ${mb * MB}`}\r\n\r\n`,
   );
   for (let i = 0; i < mb; i++) {
+    // Writes to a closed connection resolve at once: stop, so `written` counts only what could have been sent.
+    if (conn.closed) return;
     const b = block(i);
     hasher.update(b);
     if (chunked) await conn.write(`${b.length.toString(16)}\r\n`);

@@ -1,0 +1,108 @@
+/** The proxy's own HTTP/1.1 server on Bun.listen (`proxy_listen`): connections, keep-alive timeouts and graceful stop. */
+import type { Socket, SocketHandler, TCPSocketListener, TCPSocketListenOptions } from "bun";
+import { ClientConnection, type ConnectionHost } from "./connection";
+import type { DownstreamRequest, Reply } from "./types";
+
+export interface ListenOptions {
+  host: string;
+  port: number;
+  tls: { cert: string; key: string } | null;
+}
+
+export interface ServerHandlers {
+  handle(req: DownstreamRequest): Promise<Reply>;
+  refusal(status: number, message: string): Reply;
+}
+
+/** nginx's keepalive_timeout and client_header_timeout as Kong ships them (60 s). */
+const IDLE_TIMEOUT_MS = 60_000;
+const SWEEP_MS = 1_000;
+/** Kong's nginx worker_shutdown_timeout: requests still running after this are cut at shutdown. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
+const HANDLERS: SocketHandler<ClientConnection> = {
+  data: (socket, bytes) => socket.data.onData(bytes),
+  drain: (socket) => socket.data.onDrain(),
+  close: (socket) => socket.data?.onClose(),
+  error: (socket) => socket.data?.onClose(),
+};
+
+export class HttpServer implements ConnectionHost {
+  private readonly listener: TCPSocketListener<ClientConnection>;
+  private readonly connections = new Set<ClientConnection>();
+  private sweepTimer: ReturnType<typeof setInterval>;
+  private active = 0;
+  draining = false;
+  private allClosed: (() => void) | null = null;
+
+  constructor(
+    opts: ListenOptions,
+    private readonly handlers: ServerHandlers,
+  ) {
+    const options: TCPSocketListenOptions<ClientConnection> = {
+      hostname: opts.host,
+      port: opts.port,
+      socket: { ...HANDLERS, open: (socket) => this.open(socket) },
+    };
+    if (opts.tls) options.tls = opts.tls;
+    this.listener = Bun.listen(options);
+    this.sweepTimer = setInterval(() => this.sweep(), SWEEP_MS);
+    this.sweepTimer.unref();
+  }
+
+  get port(): number {
+    return this.listener.port;
+  }
+
+  /** Requests being handled or answered right now. */
+  get inFlight(): number {
+    return this.active;
+  }
+
+  private open(socket: Socket<ClientConnection>): void {
+    const conn = new ClientConnection(socket, this, socket.remoteAddress);
+    socket.data = conn;
+    this.connections.add(conn);
+    if (this.draining) conn.close();
+  }
+
+  handle(req: DownstreamRequest): Promise<Reply> {
+    return this.handlers.handle(req);
+  }
+
+  refusal(status: number, message: string): Reply {
+    return this.handlers.refusal(status, message);
+  }
+
+  requestStarted(): void {
+    this.active++;
+  }
+
+  requestEnded(): void {
+    this.active--;
+  }
+
+  closed(conn: ClientConnection): void {
+    this.connections.delete(conn);
+    if (this.draining && this.connections.size === 0) this.allClosed?.();
+  }
+
+  /** Closes connections idle past the keep-alive timeout, or stuck that long on a partial head. */
+  private sweep(): void {
+    const cutoff = performance.now() - IDLE_TIMEOUT_MS;
+    for (const conn of this.connections) if (conn.waitingForHead && conn.lastActive < cutoff) conn.close();
+  }
+
+  /** Stops accepting, closes idle connections, lets requests in flight finish (up to Kong's shutdown grace). */
+  async stop(): Promise<void> {
+    this.draining = true;
+    this.listener.stop(false);
+    clearInterval(this.sweepTimer);
+    for (const conn of this.connections) if (conn.idle) conn.close();
+    if (this.connections.size === 0) return;
+    await new Promise<void>((resolve) => {
+      this.allClosed = resolve;
+      setTimeout(resolve, SHUTDOWN_GRACE_MS).unref();
+    });
+  }
+}
