@@ -1,12 +1,13 @@
-/** Reference proxies for scripts/bench-proxy, one per process: `bun bench-proxy.servers.ts <fetch|pipe|client> <port> <upstreamPort>`. */
+/** Reference proxies for scripts/bench-proxy, one per process: `bun bench-proxy.servers.ts <fetch|pipe|client|server> <port> <upstreamPort>`. */
 import type { Socket } from "bun";
+import { HttpServer } from "../src/proxy/downstream/server";
 import { UpstreamClient } from "../src/proxy/upstream/client";
 
 const [mode, portArg, upstreamArg] = process.argv.slice(2);
 const port = Number(portArg);
 const upstreamPort = Number(upstreamArg);
-if (!["fetch", "pipe", "client"].includes(mode ?? "") || !port || !upstreamPort) {
-  console.error("usage: bench-proxy.servers.ts <fetch|pipe|client> <listen port> <upstream port>");
+if (!["fetch", "pipe", "client", "server"].includes(mode ?? "") || !port || !upstreamPort) {
+  console.error("usage: bench-proxy.servers.ts <fetch|pipe|client|server> <listen port> <upstream port>");
   process.exit(2);
 }
 const hostname = "127.0.0.1";
@@ -99,12 +100,13 @@ function bytePipe(): void {
   });
 }
 
+const client = new UpstreamClient({ poolSize: 512, maxRequests: 10_000, idleTimeoutMs: 60_000 });
+const endpoint = { host: hostname, port: upstreamPort, tls: null };
+const timeouts = { connect: 60_000, write: 60_000, read: 60_000 };
+const hostHeader = `${hostname}:${upstreamPort}`;
+
 /** Bun.serve in front of gw's own upstream client: the client's cost before the full gateway is added. */
 function clientProxy(): void {
-  const client = new UpstreamClient({ poolSize: 512, maxRequests: 10_000, idleTimeoutMs: 60_000 });
-  const endpoint = { host: hostname, port: upstreamPort, tls: null };
-  const timeouts = { connect: 60_000, write: 60_000, read: 60_000 };
-  const hostHeader = `${hostname}:${upstreamPort}`;
   Bun.serve({
     hostname,
     port,
@@ -136,9 +138,40 @@ function clientProxy(): void {
   });
 }
 
+/** gw's own HTTP/1.1 server and upstream client with nothing between them: what gw costs before routing and Kong's headers. */
+function serverProxy(): void {
+  new HttpServer(
+    { host: hostname, port, tls: null },
+    {
+      refusal: (status) => ({ status, headers: [], body: null }),
+      async handle(req) {
+        const headers = ["host", hostHeader];
+        const flat = req.headers.flat;
+        for (let i = 0; i < flat.length; i += 2)
+          if (flat[i] !== "host" && flat[i] !== "connection")
+            headers.push(flat[i] as string, flat[i + 1] as string);
+        const body = req.body;
+        const up = await client.request(
+          endpoint,
+          { method: req.method, target: req.target, headers, body, signal: req.signal },
+          timeouts,
+        );
+        return {
+          status: up.status,
+          statusText: up.statusText,
+          headers: up.headers,
+          body: up.body,
+          contentLength: up.contentLength,
+        };
+      },
+    },
+  );
+}
+
 // Exit cleanly on a signal so `--cpu-prof` can write its profile.
 for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => process.exit(0));
 
 if (mode === "fetch") fetchProxy();
 else if (mode === "pipe") bytePipe();
+else if (mode === "server") serverProxy();
 else clientProxy();

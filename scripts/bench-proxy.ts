@@ -259,6 +259,7 @@ async function main(): Promise<void> {
   for (const [mode, name] of [
     ["pipe", "Bun byte pipe (`Bun.listen`+`Bun.connect`, no HTTP)"],
     ["client", "`Bun.serve` + gw upstream client (src/proxy/upstream)"],
+    ["server", "gw HTTP/1.1 server + upstream client, no routing (src/proxy/downstream)"],
     ["fetch", "`Bun.serve` + `fetch` (naive proxy)"],
   ] as const) {
     const port = freePort();
