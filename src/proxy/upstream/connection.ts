@@ -1,6 +1,7 @@
 /** One upstream socket: writes a request with its framing, reads the response incrementally, hands back or drops the socket. */
 import type { Socket, SocketHandler, TCPSocketConnectOptions } from "bun";
 import { type BodySink, ChunkedDecoder, findHeadEnd, MAX_HEAD_BYTES, ProtocolError } from "../http1/wire";
+import { chainTooLong } from "./chain-depth";
 import type { Exchange } from "./exchange";
 import { parseResponseHead, ResponseHead } from "./parser";
 import { type TunnelHandlers, UpstreamError, type UpstreamTls, type UpstreamTunnel } from "./types";
@@ -133,11 +134,19 @@ export class Connection implements BodySink {
 
   onHandshake(success: boolean, error: Error | null): void {
     if (this.state !== State.Connecting) return;
-    if (this.host.tls?.verify && (!success || error)) {
+    const tls = this.host.tls;
+    if (tls?.verify && (!success || error)) {
       this.failConnect(
         "tls",
         `upstream SSL certificate verify error: ${error?.message ?? "handshake failed"}`,
       );
+    } else if (
+      tls?.verify &&
+      tls.verifyDepth !== undefined &&
+      chainTooLong(this.socket as Socket<Connection>, tls.ca, tls.verifyDepth)
+    ) {
+      // OpenSSL's X509_V_ERR_CERT_CHAIN_TOO_LONG, as nginx logs it.
+      this.failConnect("tls", "upstream SSL certificate verify error: (22:certificate chain too long)");
     } else {
       this.ready();
     }

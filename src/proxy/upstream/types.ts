@@ -4,7 +4,10 @@ export interface UpstreamTls {
   /** SNI and the name verified; defaults to the host when it is not an IP address. */
   servername?: string;
   verify: boolean;
-  /** Kong's tls_verify_depth; Bun's TLS has no depth knob, so only `verify` is enforced (see README of this folder). */
+  /**
+   * Kong's tls_verify_depth: most intermediates allowed between the leaf and the trust anchor (OpenSSL's count), checked
+   * after the handshake when `verify` is on (chain-depth.ts). Unset means no limit, as in Kong (OpenSSL's default 100).
+   */
   verifyDepth?: number;
   /** PEM CA certificates trusted instead of the system store. */
   ca?: string[];
