@@ -38,10 +38,9 @@ export function startProxy(
   deps: ProxyDeps,
   tls: ProxyTls | null,
 ): ProxyServers {
-  const refusal = (status: number, detail: string): Reply => {
-    const message = REFUSALS[status] ?? "Bad request";
+  const refusal = (status: number, detail: string, kongMessage?: string): Reply => {
     log.debug(`refused a request with ${status}: ${detail}`);
-    return kongError(status, message, {
+    return kongError(status, kongMessage ?? REFUSALS[status] ?? "Bad request", {
       accept: null,
       requestId: requestId(),
       latencyMs: 0,

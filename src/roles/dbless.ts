@@ -12,8 +12,9 @@ export async function startDbless(kit: NodeKit): Promise<void> {
   const active = new ActiveConfig(kit.plugins, kit.pluginSchemas, kit.id);
   const source = readDeclarativeSource(kit.settings, kit.pluginSchemas);
   if (source) active.apply(source.table, source.hash, source.origin);
-  startStatus(kit, configStatus(active, kit.id));
+  // Kong binds every listener before it answers anything: /status only once the proxy listens.
   await startNodeProxy(kit, active);
+  startStatus(kit, configStatus(active, kit.id));
   startAdmin(
     kit,
     {

@@ -44,11 +44,11 @@ export async function startTraditional(kit: NodeKit): Promise<void> {
   const store = await openNodeStore(kit);
   const active = new ActiveConfig(kit.plugins, kit.pluginSchemas, kit.id);
   await followStore(store, active)();
+  // Kong binds every listener before it answers anything: /status only once the proxy listens.
+  await startNodeProxy(kit, active);
   startStatus(
     kit,
     databaseStatus(store, () => active.table !== null),
   );
-
-  await startNodeProxy(kit, active);
   startAdmin(kit, { store });
 }

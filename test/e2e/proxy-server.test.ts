@@ -364,7 +364,7 @@ describe("requests gw refuses itself", () => {
       "a header block over 64 KB",
       `GET /raw/big HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(70_000)}\r\n\r\n`,
       400,
-      "Bad request",
+      "Request header or cookie too large",
     ],
     ["a garbage request line", "\x16\x03\x01 hello there\r\n\r\n", 400, "Bad request"],
   ];

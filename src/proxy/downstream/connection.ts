@@ -10,7 +10,8 @@ import type { DownstreamRequest, Reply } from "./types";
 export interface ConnectionHost {
   handle(req: DownstreamRequest): Promise<Reply>;
   /** The answer to a request refused before routing (malformed head, handler failure). */
-  refusal(status: number, message: string): Reply;
+  /** `message` is Kong's wording when it has its own (e.g. for oversized headers), else the status's default. */
+  refusal(status: number, detail: string, message?: string): Reply;
   requestStarted(): void;
   requestEnded(): void;
   closed(conn: ClientConnection): void;
@@ -60,7 +61,7 @@ export class ClientConnection implements BodySink {
   private phase = Phase.Head;
   /** Unparsed bytes: a partial head, or pipelined requests waiting for the current one to finish. */
   private buf: Buffer | null = null;
-  /** When the connection last received bytes or finished a reply; the server's sweep closes idle ones. */
+  /** When the client last sent bytes, took written ones, or got a whole reply; the server's sweep closes idle ones. */
   lastActive = performance.now();
   private readonly abort = new AbortController();
   private writeQueue: Uint8Array[] = [];
@@ -91,8 +92,12 @@ export class ClientConnection implements BodySink {
     return this.phase === Phase.Head && this.buf === null && this.writeQueue.length === 0;
   }
 
-  get waitingForHead(): boolean {
-    return this.phase === Phase.Head;
+  /** Waiting on the client: for a request head, for request-body bytes, or for it to read what gw wrote. */
+  get waitingForClient(): boolean {
+    return (
+      this.phase === Phase.Head ||
+      (this.phase === Phase.Exchange && (!this.bodyDone || this.writeQueue.length > 0))
+    );
   }
 
   onData(chunk: Buffer): void {
@@ -115,11 +120,11 @@ export class ClientConnection implements BodySink {
     const buf = this.buf as Buffer;
     const end = findHeadEnd(buf, 0, buf.length);
     if (end === -1) {
-      if (buf.length > MAX_HEAD_BYTES) this.refuse(400, "Request header or cookie too large");
+      if (buf.length > MAX_HEAD_BYTES) this.refuseLargeHead();
       return;
     }
     if (end > MAX_HEAD_BYTES) {
-      this.refuse(400, "Request header or cookie too large");
+      this.refuseLargeHead();
       return;
     }
     let head: RequestHead;
@@ -261,6 +266,8 @@ export class ClientConnection implements BodySink {
       this.endRequest();
       return;
     }
+    // A stop began while this request ran: answer it, then close (Kong's graceful shutdown).
+    if (this.host.draining) this.keepAlive = false;
     if (reply.tunnel !== undefined && reply.status === 101) {
       this.startTunnel(reply, head);
       return;
@@ -363,12 +370,16 @@ export class ClientConnection implements BodySink {
     if (this.buf !== null) this.readHead();
   }
 
-  private refuse(status: number, message: string): void {
+  private refuseLargeHead(): void {
+    this.refuse(400, `request head over ${MAX_HEAD_BYTES} bytes`, "Request header or cookie too large");
+  }
+
+  private refuse(status: number, detail: string, message?: string): void {
     this.phase = Phase.Exchange;
     this.keepAlive = false;
     this.buf = null;
     this.pause();
-    const reply = this.host.refusal(status, message);
+    const reply = this.host.refusal(status, detail, message);
     const body = Buffer.from(reply.body as string);
     this.write(encodeHead(reply, "length", body.length, false, 1));
     this.write(body);
@@ -411,6 +422,7 @@ export class ClientConnection implements BodySink {
   }
 
   onDrain(): void {
+    this.lastActive = performance.now();
     const queue = this.writeQueue;
     while (queue.length > 0) {
       const bytes = queue[0] as Uint8Array;
@@ -445,6 +457,11 @@ export class ClientConnection implements BodySink {
     if (!this.paused) return;
     this.paused = false;
     this.socket.resume();
+  }
+
+  /** Drops the connection now, unsent bytes and all: the client stopped taking part. */
+  terminate(): void {
+    if (this.phase !== Phase.Closed) this.socket.terminate();
   }
 
   /** Closes gracefully (FIN after queued bytes); `onClose` does the bookkeeping. */

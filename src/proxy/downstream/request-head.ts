@@ -200,11 +200,8 @@ function applyFraming(head: RequestHead, transferEncoding: string | null, upgrad
   if (head.contentLength !== -1) throw bad("client sent both Content-Length and Transfer-Encoding");
   if (head.minorVersion === 0) throw bad("client sent Transfer-Encoding in an HTTP/1.0 request");
   const codings = tokens(transferEncoding);
-  // A request body's length must be knowable: chunked, and last (RFC 9112 §6.3).
+  // nginx (so Kong) decodes only a plain `chunked` and answers any other coding with 501.
   if (codings.length !== 1 || codings[0] !== "chunked")
-    throw new RequestError(
-      codings.at(-1) === "chunked" ? 501 : 400,
-      "client sent an unsupported Transfer-Encoding",
-    );
+    throw new RequestError(501, "client sent a Transfer-Encoding other than chunked");
   head.chunked = true;
 }

@@ -11,10 +11,10 @@ export interface ListenOptions {
 
 export interface ServerHandlers {
   handle(req: DownstreamRequest): Promise<Reply>;
-  refusal(status: number, message: string): Reply;
+  refusal(status: number, detail: string, message?: string): Reply;
 }
 
-/** nginx's keepalive_timeout and client_header_timeout as Kong ships them (60 s). */
+/** nginx's keepalive_timeout, client_header_timeout, client_body_timeout and send_timeout as Kong ships them (60 s). */
 const IDLE_TIMEOUT_MS = 60_000;
 const SWEEP_MS = 1_000;
 /** Kong's nginx worker_shutdown_timeout: requests still running after this are cut at shutdown. */
@@ -70,8 +70,8 @@ export class HttpServer implements ConnectionHost {
     return this.handlers.handle(req);
   }
 
-  refusal(status: number, message: string): Reply {
-    return this.handlers.refusal(status, message);
+  refusal(status: number, detail: string, message?: string): Reply {
+    return this.handlers.refusal(status, detail, message);
   }
 
   requestStarted(): void {
@@ -87,10 +87,14 @@ export class HttpServer implements ConnectionHost {
     if (this.draining && this.connections.size === 0) this.allClosed?.();
   }
 
-  /** Closes connections idle past the keep-alive timeout, or stuck that long on a partial head. */
+  /** Drops connections whose client has kept gw waiting that long: idle, mid-head, mid-body or not reading. */
   private sweep(): void {
     const cutoff = performance.now() - IDLE_TIMEOUT_MS;
-    for (const conn of this.connections) if (conn.waitingForHead && conn.lastActive < cutoff) conn.close();
+    for (const conn of this.connections) {
+      if (conn.lastActive >= cutoff) continue;
+      if (conn.idle) conn.close();
+      else if (conn.waitingForClient) conn.terminate();
+    }
   }
 
   /** Stops accepting, closes idle connections, lets requests in flight finish (up to Kong's shutdown grace). */
