@@ -35,7 +35,7 @@ export async function rawBodyUpTo(ctx: RequestContext, max: number): Promise<Uin
   if (body instanceof Uint8Array) {
     if (body.length > max) return null;
     chunks.push(body);
-  } else if (body && !ctx.req.bodyUsed) {
+  } else if (body && !body.locked) {
     const reader = body.getReader();
     for (let r = await reader.read(); !r.done; r = await reader.read()) {
       size += r.value.length;

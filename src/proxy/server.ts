@@ -39,7 +39,9 @@ export function startProxy(
   tls: ProxyTls | null,
 ): ProxyServers {
   const refusal = (status: number, detail: string, kongMessage?: string): Reply => {
-    log.debug(`refused a request with ${status}: ${detail}`);
+    // A 5xx here is gw's own failure, worth an operator's attention; a client's malformed request is not.
+    if (status >= 500 && status !== 501 && status !== 505) log.error(`answered ${status}: ${detail}`);
+    else log.debug(`refused a request with ${status}: ${detail}`);
     return kongError(status, kongMessage ?? REFUSALS[status] ?? "Bad request", {
       accept: null,
       requestId: requestId(),

@@ -35,9 +35,6 @@ export function downstreamOf(req: Request, clientIp = "127.0.0.1"): DownstreamRe
     host: req.headers.get("host") ?? url.host,
     headers: new HeaderList(flat),
     body: req.body,
-    get bodyUsed() {
-      return req.bodyUsed || (req.body?.locked ?? false);
-    },
     contentLength: length === null ? -1 : Number(length),
     httpVersion: "1.1",
     clientIp,

@@ -129,7 +129,7 @@ export class ClientConnection implements BodySink {
     }
     let head: RequestHead;
     try {
-      head = parseRequestHead(buf, end);
+      head = parseRequestHead(buf, end, this.clientIp, this.abort.signal);
     } catch (e) {
       if (!(e instanceof ProtocolError)) throw e;
       this.refuse(e instanceof RequestError ? e.status : 400, e.message);
@@ -144,30 +144,12 @@ export class ClientConnection implements BodySink {
     this.phase = Phase.Exchange;
     this.replyDone = false;
     this.keepAlive = head.keepAlive && !this.host.draining;
-    const body = this.takeBody(head);
-    const req: DownstreamRequest = {
-      method: head.method,
-      target: head.target,
-      path: head.path,
-      query: head.query,
-      host: head.host,
-      headers: head.headers,
-      body,
-      get bodyUsed() {
-        return body instanceof ReadableStream && body.locked;
-      },
-      contentLength: head.contentLength,
-      httpVersion: head.minorVersion === 0 ? "1.0" : "1.1",
-      clientIp: this.clientIp,
-      signal: this.abort.signal,
-      upgrade: head.upgrade,
-      connection: head.connection,
-    };
+    head.body = this.takeBody(head);
     this.counted = true;
     this.host.requestStarted();
-    this.host.handle(req).then(
+    this.host.handle(head).then(
       (reply) => this.reply(reply, head),
-      () => this.reply(this.host.refusal(500, "An unexpected error occurred"), head),
+      (e) => this.reply(this.host.refusal(500, `the request path failed: ${e}`), head),
     );
   }
 
@@ -277,26 +259,21 @@ export class ClientConnection implements BodySink {
     this.framing = framingOf(head.method, reply.status, body !== null, known, head.minorVersion);
     const length = this.framing === "length" && body === null ? 0 : known;
     if (this.framing === "close") this.keepAlive = false;
-    const headBytes = encodeHead(reply, this.framing, length, this.keepAlive, head.minorVersion);
+    const headText = encodeHead(reply, this.framing, length, this.keepAlive, head.minorVersion);
     if (this.framing === "none" || body === null) {
       cancelBody(reply);
-      this.write(headBytes);
+      this.write(latin1Bytes(headText, null));
       this.replyWritten();
     } else if (body instanceof ReadableStream) {
-      this.write(headBytes);
+      this.write(latin1Bytes(headText, null));
       this.reader = body.getReader() as unknown as BodyReader;
       this.pump();
+    } else if (body.length <= COALESCE_LIMIT) {
+      this.write(latin1Bytes(headText, body));
+      this.replyWritten();
     } else {
-      const bytes = body;
-      if (bytes.length <= COALESCE_LIMIT) {
-        const out = Buffer.allocUnsafe(headBytes.length + bytes.length);
-        out.set(headBytes, 0);
-        out.set(bytes, headBytes.length);
-        this.write(out);
-      } else {
-        this.write(headBytes);
-        this.write(bytes);
-      }
+      this.write(latin1Bytes(headText, null));
+      this.write(body);
       this.replyWritten();
     }
   }
@@ -381,8 +358,7 @@ export class ClientConnection implements BodySink {
     this.pause();
     const reply = this.host.refusal(status, detail, message);
     const body = Buffer.from(reply.body as string);
-    this.write(encodeHead(reply, "length", body.length, false, 1));
-    this.write(body);
+    this.write(latin1Bytes(encodeHead(reply, "length", body.length, false, 1), body));
     this.endAfterWrites();
   }
 
@@ -393,7 +369,7 @@ export class ClientConnection implements BodySink {
     this.phase = Phase.Tunnel;
     this.tunnel = tunnel;
     this.endRequest();
-    this.write(encodeHead(reply, "none", -1, true, head.minorVersion));
+    this.write(latin1Bytes(encodeHead(reply, "none", -1, true, head.minorVersion), null));
     tunnel.attach({
       data: (bytes) => {
         if (!this.write(bytes)) tunnel.pause();
@@ -484,6 +460,14 @@ export class ClientConnection implements BodySink {
     this.endRequest();
     this.host.closed(this);
   }
+}
+
+/** The head (latin1: one byte per char, the inverse of how heads are decoded) and a small body in one buffer: one syscall. */
+function latin1Bytes(head: string, body: Uint8Array | null): Buffer {
+  const out = Buffer.allocUnsafe(head.length + (body === null ? 0 : body.length));
+  out.write(head, 0, "latin1");
+  if (body !== null) out.set(body, head.length);
+  return out;
 }
 
 function cancelBody(reply: Reply): void {

@@ -11,6 +11,7 @@ import {
   TCHAR,
   tokens,
 } from "../http1/wire";
+import type { DownstreamRequest } from "./types";
 
 /** A client error the server answers itself, before any routing: 400 for malformed heads, 505 for other versions. */
 export class RequestError extends ProtocolError {
@@ -53,46 +54,42 @@ export class HeaderList {
   }
 }
 
-export interface RequestHead {
-  method: string;
-  /** The request target as sent (origin-form), used to forward it byte for byte. */
-  target: string;
-  path: string;
-  /** Without the leading `?`. */
-  query: string;
-  minorVersion: number;
-  headers: HeaderList;
-  host: string;
-  /** -1 when there is no Content-Length. */
-  contentLength: number;
-  chunked: boolean;
+/** A parsed request: what the handler reads (`DownstreamRequest`) plus the framing the server keeps for itself. */
+export class RequestHead implements DownstreamRequest {
+  method = "";
+  target = "";
+  path = "";
+  query = "";
+  minorVersion = 1;
+  httpVersion: "1.0" | "1.1" = "1.1";
+  readonly headers = new HeaderList([]);
+  host = "";
+  contentLength = -1;
+  chunked = false;
   /** The connection stays open after this exchange. */
-  keepAlive: boolean;
-  /** `Connection: upgrade` with an `Upgrade` header: the protocol asked for, lowercased. */
-  upgrade: string | null;
-  /** The raw `Connection` value, whose tokens name more hop-by-hop headers. */
-  connection: string | null;
+  keepAlive = true;
+  upgrade: string | null = null;
+  connection: string | null = null;
+  /** Set by the connection once it knows how the body arrives. */
+  body: Uint8Array | ReadableStream<Uint8Array> | null = null;
+
+  constructor(
+    readonly clientIp: string,
+    readonly signal: AbortSignal,
+  ) {}
 }
 
 const SPECIAL_LENGTHS = new Set([4, 7, 10, 14, 17]);
 
 /** Parses the head in `buf[0, end)` (end as returned by findHeadEnd); throws RequestError for anything refused. */
-export function parseRequestHead(buf: Buffer, end: number): RequestHead {
+export function parseRequestHead(
+  buf: Buffer,
+  end: number,
+  clientIp: string,
+  signal: AbortSignal,
+): RequestHead {
   const text = latin1(buf, end);
-  const head: RequestHead = {
-    method: "",
-    target: "",
-    path: "",
-    query: "",
-    minorVersion: 1,
-    headers: new HeaderList([]),
-    host: "",
-    contentLength: -1,
-    chunked: false,
-    keepAlive: true,
-    upgrade: null,
-    connection: null,
-  };
+  const head = new RequestHead(clientIp, signal);
   let i = parseRequestLine(buf, text, end, head);
   const flat = head.headers.flat;
   let transferEncoding: string | null = null;
@@ -156,6 +153,7 @@ function parseRequestLine(buf: Buffer, text: string, end: number, head: RequestH
   }
   if (targetEnd === targetStart || stop - targetEnd !== 9) throw bad("client sent an invalid request line");
   head.minorVersion = parseVersion(buf, targetEnd + 1);
+  if (head.minorVersion === 0) head.httpVersion = "1.0";
   head.method = text.slice(0, sp);
   setTarget(head, text.slice(targetStart, targetEnd));
   return lf + 1;

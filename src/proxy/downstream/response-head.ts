@@ -44,7 +44,7 @@ export function encodeHead(
   length: number,
   keepAlive: boolean,
   minorVersion: number,
-): Buffer {
+): string {
   const status = reply.status;
   let head = `HTTP/1.1 ${status} ${reply.statusText || STATUS_CODES[status] || ""}\r\n`;
   const h = reply.headers;
@@ -68,7 +68,5 @@ export function encodeHead(
     if (!hasConnection) head += "Connection: upgrade\r\n";
   } else if (!keepAlive) head += "Connection: close\r\n";
   else if (minorVersion === 0 && !hasConnection) head += "Connection: keep-alive\r\n";
-  head += "\r\n";
-  // latin1 keeps one byte per char, the inverse of how heads are decoded.
-  return Buffer.from(head, "latin1");
+  return `${head}\r\n`;
 }

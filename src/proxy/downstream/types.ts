@@ -11,10 +11,8 @@ export interface DownstreamRequest {
   readonly query: string;
   readonly host: string;
   readonly headers: HeaderList;
-  /** Bytes when the whole body came with the head, a stream when it is still arriving, null without a body. */
+  /** Bytes when the whole body came with the head, a stream (locked once read) when it is still arriving, null without one. */
   readonly body: Uint8Array | ReadableStream<Uint8Array> | null;
-  /** A reader took the streamed body. */
-  readonly bodyUsed: boolean;
   /** The announced Content-Length, or -1 (none, or chunked). */
   readonly contentLength: number;
   readonly httpVersion: "1.0" | "1.1";
