@@ -111,6 +111,7 @@ async function handle(deps: ProxyDeps, listener: ListenerConsts, ex: Exchange): 
     path: ex.path,
     headers: ex.req.headers,
     protocol: listener.protocol,
+    sni: ex.req.sni,
   });
   if (!match) return generated(deps, ex, 404, KONG_MESSAGES.noRoute);
   if (match.httpsRequired) return httpsRequired(deps, ex, match.route.https_redirect_status_code ?? 426);

@@ -32,8 +32,8 @@ export interface RouterRequest {
   path: string;
   headers: { get(name: string): string | null };
   /**
-   * The TLS server name the client sent; `null` when it sent none. Left undefined (the server cannot tell), the
-   * Host name stands in for it, as clients send the host they connect to.
+   * The TLS server name the client sent; `null` when it sent none (only https requests are checked against `snis`).
+   * Left undefined, the Host name stands in for it, as clients send the host they connect to.
    */
   sni?: string | null;
   protocol: "http" | "https";

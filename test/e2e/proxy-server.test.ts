@@ -102,7 +102,7 @@ const header = (res: ParsedResponse, name: string) => res.headers.get(name);
 const bodyText = (res: ParsedResponse) => res.body.toString("latin1");
 const sha256 = (bytes: Uint8Array) => new Bun.CryptoHasher("sha256").update(bytes).digest("hex");
 
-/** Routes: `/echo` to the JSON echo upstream, `/raw` to the raw upstream, `/secure` and `/redirect` for https only. */
+/** Routes: `/echo` to the JSON echo upstream, `/raw` to the raw upstream, `/secure` and `/redirect` for https only, `/sni` by TLS server name. */
 function declarative(echoPort: number, rawPort: number): string {
   return `_format_version: "3.0"
 services:
@@ -112,9 +112,12 @@ services:
       - { name: echo, paths: ["/echo"] }
       - { name: secure, paths: ["/secure"], protocols: [https] }
       - { name: redirect, paths: ["/redirect"], protocols: [https], https_redirect_status_code: 301 }
+      - { name: sni-a, paths: ["/sni"], snis: [a.test], protocols: [https] }
   - name: raw
     url: http://127.0.0.1:${rawPort}
-    routes: [{ name: raw, paths: ["/raw"], strip_path: false }]
+    routes:
+      - { name: raw, paths: ["/raw"], strip_path: false }
+      - { name: sni-b, paths: ["/sni"], snis: ["*.b.test"], protocols: [https], strip_path: false }
 `;
 }
 
@@ -195,6 +198,24 @@ describe("TLS on proxy_listen", () => {
     const secure = await fetch(`https://127.0.0.1:${ssl}/secure`, { tls: { rejectUnauthorized: false } });
     expect(secure.status).toBe(200);
     expect(((await secure.json()) as { upstream: string }).upstream).toBe("echo");
+  });
+
+  test("routes with snis match on the TLS server name the client sent, not on Host", async () => {
+    const viaSni = async (servername: string | undefined) => {
+      const conn = await Conn.open(ssl, { rejectUnauthorized: false, ...(servername ? { servername } : {}) });
+      // The Host header names another route's SNI: only the TLS server name may decide.
+      conn.write("GET /sni/x HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n");
+      const res = await conn.next();
+      conn.end();
+      return { status: res.status, body: bodyText(res) };
+    };
+    const a = await viaSni("a.test");
+    expect(a.status).toBe(200);
+    expect(JSON.parse(a.body).upstream).toBe("echo");
+    expect(await viaSni("api.b.test")).toEqual({ status: 200, body: "GET /sni/x 0" });
+    const none = await viaSni(undefined);
+    expect(none.status).toBe(404);
+    expect(JSON.parse(none.body).message).toBe("no Route matched with those values");
   });
 
   test("https_redirect_status_code 301 redirects the plain request to https", async () => {

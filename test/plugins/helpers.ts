@@ -38,6 +38,7 @@ export function downstreamOf(req: Request, clientIp = "127.0.0.1"): DownstreamRe
     contentLength: length === null ? -1 : Number(length),
     httpVersion: "1.1",
     clientIp,
+    sni: null,
     signal: req.signal,
     upgrade: null,
     connection: req.headers.get("connection"),

@@ -78,6 +78,8 @@ export class ClientConnection implements BodySink {
   private framing: Framing = "length";
   private onDrained: (() => void) | null = null;
   private tunnel: UpstreamTunnel | null = null;
+  /** The TLS server name (SNI) the client sent, read once its handshake is done. */
+  private servername: string | null = null;
   /** The host counts this exchange as in flight. */
   private counted = false;
 
@@ -98,6 +100,12 @@ export class ClientConnection implements BodySink {
       this.phase === Phase.Head ||
       (this.phase === Phase.Exchange && (!this.bodyDone || this.writeQueue.length > 0))
     );
+  }
+
+  onHandshake(): void {
+    // Bun's TLS sockets expose the SNI, though its typings do not declare it.
+    const name = (this.socket as unknown as { getServername(): string | undefined }).getServername();
+    this.servername = name ? name : null;
   }
 
   onData(chunk: Buffer): void {
@@ -129,7 +137,7 @@ export class ClientConnection implements BodySink {
     }
     let head: RequestHead;
     try {
-      head = parseRequestHead(buf, end, this.clientIp, this.abort.signal);
+      head = parseRequestHead(buf, end, this.clientIp, this.abort.signal, this.servername);
     } catch (e) {
       if (!(e instanceof ProtocolError)) throw e;
       this.refuse(e instanceof RequestError ? e.status : 400, e.message);

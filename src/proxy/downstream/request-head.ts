@@ -76,6 +76,7 @@ export class RequestHead implements DownstreamRequest {
   constructor(
     readonly clientIp: string,
     readonly signal: AbortSignal,
+    readonly sni: string | null,
   ) {}
 }
 
@@ -87,9 +88,10 @@ export function parseRequestHead(
   end: number,
   clientIp: string,
   signal: AbortSignal,
+  sni: string | null,
 ): RequestHead {
   const text = latin1(buf, end);
-  const head = new RequestHead(clientIp, signal);
+  const head = new RequestHead(clientIp, signal, sni);
   let i = parseRequestLine(buf, text, end, head);
   const flat = head.headers.flat;
   let transferEncoding: string | null = null;

@@ -23,6 +23,7 @@ const SHUTDOWN_GRACE_MS = 10_000;
 const HANDLERS: SocketHandler<ClientConnection> = {
   data: (socket, bytes) => socket.data.onData(bytes),
   drain: (socket) => socket.data.onDrain(),
+  handshake: (socket) => socket.data.onHandshake(),
   close: (socket) => socket.data?.onClose(),
   error: (socket) => socket.data?.onClose(),
 };

@@ -17,6 +17,8 @@ export interface DownstreamRequest {
   readonly contentLength: number;
   readonly httpVersion: "1.0" | "1.1";
   readonly clientIp: string;
+  /** The TLS server name the client sent; null on a plain connection or when it sent none. */
+  readonly sni: string | null;
   /** Aborts when the client goes away. */
   readonly signal: AbortSignal;
   /** The protocol an upgrade asks for (`websocket`), lowercased, or null. */
