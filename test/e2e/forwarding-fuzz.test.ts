@@ -2,11 +2,14 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { type GwProcess, startDbless } from "../helpers/gw";
 import {
+  bodyLength,
+  chunkedWire,
   type RawUpstream,
   randomBytes,
   rawUpstream,
   type SeenRequest,
   seeded,
+  streamOf,
   type UpstreamSide,
 } from "../proxy/upstream/raw-upstream";
 
@@ -36,46 +39,6 @@ interface Plan {
   wire(receivedSha: string): Uint8Array;
   closeAfter: boolean;
   split: () => number;
-}
-
-function bodyLength(rand: () => number): number {
-  const r = rand();
-  if (r < 0.2) return 0;
-  if (r < 0.6) return 1 + Math.floor(rand() * 100);
-  if (r < 0.95) return 100 + Math.floor(rand() * 6000);
-  return 60_000 + Math.floor(rand() * 20_000);
-}
-
-/** A request body the client streams in random pieces (sent chunked unless a Content-Length is given). */
-function streamOf(bytes: Uint8Array, rand: () => number): ReadableStream<Uint8Array> {
-  const pieces: Uint8Array[] = [];
-  for (let at = 0; at < bytes.length; ) {
-    const n = 1 + Math.floor(rand() * 3000);
-    pieces.push(bytes.slice(at, at + n));
-    at += n;
-  }
-  return new ReadableStream({
-    pull(c) {
-      const next = pieces.shift();
-      if (next) c.enqueue(next);
-      else c.close();
-    },
-  });
-}
-
-function chunkedWire(body: Uint8Array, rand: () => number): Uint8Array {
-  const parts: Uint8Array[] = [];
-  for (let at = 0; at < body.length; ) {
-    const n = 1 + Math.floor(rand() * 2500);
-    const piece = body.subarray(at, at + n);
-    let size = piece.length.toString(16);
-    if (rand() < 0.3) size = size.toUpperCase();
-    const ext = rand() < 0.2 ? ';name="v"' : "";
-    parts.push(enc.encode(`${size}${ext}\r\n`), piece, enc.encode("\r\n"));
-    at += n;
-  }
-  parts.push(enc.encode(rand() < 0.3 ? "0\r\nX-Trailer: t\r\n\r\n" : "0\r\n\r\n"));
-  return Buffer.concat(parts);
 }
 
 function plan(caseNo: number): Plan {
