@@ -78,6 +78,22 @@ export function tokens(value: string): string[] {
     .filter(Boolean);
 }
 
+/** Chunks up to this size are framed into one buffer (one syscall); larger ones are sent as size line, data, CRLF. */
+const FRAME_COPY_LIMIT = 64 * 1024;
+const CRLF_BYTES = Buffer.from("\r\n");
+
+/** One chunk of a chunked body as the buffers to write, in order. */
+export function chunkFrames(chunk: Uint8Array): Uint8Array[] {
+  const size = `${chunk.length.toString(16)}\r\n`;
+  if (chunk.length > FRAME_COPY_LIMIT) return [Buffer.from(size, "latin1"), chunk, CRLF_BYTES];
+  const frame = Buffer.allocUnsafe(size.length + chunk.length + 2);
+  frame.write(size, 0, "latin1");
+  frame.set(chunk, size.length);
+  frame[frame.length - 2] = CR;
+  frame[frame.length - 1] = LF;
+  return [frame];
+}
+
 /** Receives decoded body bytes; slices point into the caller's buffer. */
 export interface BodySink {
   onBodyBytes(bytes: Uint8Array): void;

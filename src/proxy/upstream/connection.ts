@@ -1,6 +1,13 @@
 /** One upstream socket: writes a request with its framing, reads the response incrementally, hands back or drops the socket. */
 import type { Socket, SocketHandler, TCPSocketConnectOptions } from "bun";
-import { type BodySink, ChunkedDecoder, findHeadEnd, MAX_HEAD_BYTES, ProtocolError } from "../http1/wire";
+import {
+  type BodySink,
+  ChunkedDecoder,
+  chunkFrames,
+  findHeadEnd,
+  MAX_HEAD_BYTES,
+  ProtocolError,
+} from "../http1/wire";
 import { chainTooLong } from "./chain-depth";
 import type { Exchange } from "./exchange";
 import { parseResponseHead, ResponseHead } from "./parser";
@@ -49,10 +56,7 @@ export enum Deadline {
 const SMALL_BODY = 64 * 1024;
 /** How long to wait for `100 Continue` before sending the body anyway (curl waits 1 s too). */
 const CONTINUE_WAIT_MS = 1000;
-/** Request-body chunks up to this size are framed into one buffer (one syscall per chunk). */
-const FRAME_COPY_LIMIT = 64 * 1024;
 const EMPTY = new Uint8Array(0);
-const CRLF = Buffer.from("\r\n");
 const LAST_CHUNK = Buffer.from("0\r\n\r\n");
 /** Streams hold this many bytes before the socket stops reading (back-pressure to the upstream). */
 const STREAM_STRATEGY: QueuingStrategy<Uint8Array> = {
@@ -317,18 +321,9 @@ export class Connection implements BodySink {
   }
 
   private writeChunk(chunk: Uint8Array): boolean {
-    const size = `${chunk.length.toString(16)}\r\n`;
-    if (chunk.length > FRAME_COPY_LIMIT) {
-      this.write(Buffer.from(size, "latin1"));
-      this.write(chunk);
-      return this.write(CRLF);
-    }
-    const frame = Buffer.allocUnsafe(size.length + chunk.length + 2);
-    frame.write(size, 0, "latin1");
-    frame.set(chunk, size.length);
-    frame[frame.length - 2] = 13;
-    frame[frame.length - 1] = 10;
-    return this.write(frame);
+    let flushed = true;
+    for (const part of chunkFrames(chunk)) flushed = this.write(part);
+    return flushed;
   }
 
   private finishBody(): void {
