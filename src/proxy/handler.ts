@@ -14,6 +14,7 @@ import type { Peer } from "./balancer";
 import type { DownstreamRequest, Reply } from "./downstream/types";
 import { connectionTokens, isForwardedHeader, isHopByHop } from "./headers";
 import { KONG_MESSAGES, kongError, msText } from "./kong-response";
+import type { RealIpResolver } from "./real-ip";
 import { requestId } from "./request-id";
 import type { ProxySnapshot, ServicePlan } from "./snapshot";
 import { type UpstreamClient, UpstreamError, type UpstreamUpgrade } from "./upstream/client";
@@ -29,6 +30,8 @@ export interface ProxyDeps {
   accessLog: AccessLog | null;
   /** Peers whose X-Forwarded-* headers are believed (`trusted_ips`). */
   trusted(ip: string): boolean;
+  /** `real_ip_header` read from trusted peers (null when no peer is trusted or the setting names no header). */
+  realIp: { header: string; resolve: RealIpResolver } | null;
   /** Kong's `headers` setting: which of its own headers gw adds downstream. */
   headers: { server: boolean; latency: boolean; requestId: boolean };
   onRequest(status: number): void;
@@ -50,6 +53,9 @@ interface Exchange {
   method: string;
   started: number;
   id: string;
+  /** The socket's peer: what `trusted_ips` is checked against. */
+  peerIp: string;
+  /** The client as Kong sees it (`real_ip_header` from a trusted peer, else the peer). */
   clientIp: string;
   path: string;
   query: string;
@@ -59,13 +65,15 @@ interface Exchange {
 /** Plugins that ran, when none could: shared so the plugin-free path allocates no list. */
 const NONE_RAN: readonly ConfiguredPlugin[] = Object.freeze([]);
 
-function newExchange(req: DownstreamRequest): Exchange {
+function newExchange(deps: ProxyDeps, req: DownstreamRequest): Exchange {
+  const realIp = deps.realIp;
   return {
     req,
     method: req.method,
     started: performance.now(),
     id: requestId(),
-    clientIp: req.clientIp,
+    peerIp: req.clientIp,
+    clientIp: realIp ? realIp.resolve(req.clientIp, req.headers.get(realIp.header)) : req.clientIp,
     path: req.path,
     query: req.query,
     host: req.host,
@@ -97,7 +105,7 @@ export function createProxyHandler(deps: ProxyDeps, listener: Listener) {
     return reply;
   };
   return async function proxy(req: DownstreamRequest): Promise<Reply> {
-    const ex = newExchange(req);
+    const ex = newExchange(deps, req);
     return after(ex, await handle(deps, consts, ex));
   };
 }
@@ -257,7 +265,7 @@ function upstreamHeaders(
   for (let i = 0; i < flat.length; i += 2) collectHeader(pass, flat[i] as string, flat[i + 1] as string);
   const out = pass.out;
   // Only a trusted peer's X-Forwarded-* values are kept; the trust check runs only when the client sent any.
-  const trusted = pass.seenForwarded && deps.trusted(ex.clientIp);
+  const trusted = pass.seenForwarded && deps.trusted(ex.peerIp);
   const prefix = match.strippedPrefix !== "/" ? match.strippedPrefix : "";
   out.push(
     "x-forwarded-proto",

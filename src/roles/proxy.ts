@@ -2,6 +2,7 @@
 import type { ActiveConfig } from "../config/active";
 import { openAccessLog } from "../log/access-log";
 import { logger } from "../log/logger";
+import { realIpHeaderName, realIpResolver } from "../proxy/real-ip";
 import { startProxy } from "../proxy/server";
 import { UpstreamClient } from "../proxy/upstream/client";
 import { IpMatcher } from "../support/ip-matcher";
@@ -33,6 +34,7 @@ export async function startNodeProxy(kit: NodeKit, active: ActiveConfig): Promis
       client,
       accessLog,
       trusted: trusted.empty ? () => false : (ip) => trusted.matches(ip),
+      realIp: realIp(s, trusted),
       headers: {
         server: headers.has("server_tokens"),
         latency: headers.has("latency_tokens"),
@@ -49,4 +51,11 @@ export async function startNodeProxy(kit: NodeKit, active: ActiveConfig): Promis
     accessLog?.flush();
   });
   for (const l of listens) log.info(`proxy listening on ${l.host}:${l.port}${l.ssl ? " (ssl)" : ""}`);
+}
+
+/** Kong's realip settings; null (the peer is the client) when no peer is trusted or no header is named. */
+function realIp(s: NodeKit["settings"], trusted: IpMatcher) {
+  const header = realIpHeaderName(s.real_ip_header);
+  if (trusted.empty || header === null) return null;
+  return { header, resolve: realIpResolver({ trusted, recursive: s.real_ip_recursive }) };
 }

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { connect } from "node:net";
 import { compileSnapshot } from "../../src/config/compile";
 import { parseDeclarative } from "../../src/entities/declarative";
+import { realIpResolver } from "../../src/proxy/real-ip";
 import { type ProxyServers, startProxy } from "../../src/proxy/server";
 import { UpstreamClient } from "../../src/proxy/upstream/client";
 import { IpMatcher } from "../../src/support/ip-matcher";
@@ -31,6 +32,10 @@ function proxyOn(port: number, trustLoopback: boolean): void {
         client,
         accessLog: null,
         trusted: (ip) => trusted.matches(ip),
+        // Kong's default real_ip_header; it only matters where the peer is trusted.
+        realIp: trustLoopback
+          ? { header: "x-real-ip", resolve: realIpResolver({ trusted, recursive: false }) }
+          : null,
         headers: { server: true, latency: true, requestId: true },
         onRequest: (status) => statuses.push(status),
       },
@@ -104,6 +109,18 @@ describe("upstream request headers", () => {
     expect(echo.headers["x-forwarded-path"]).toBe("/outer/api");
     expect(echo.headers["x-forwarded-prefix"]).toBe("/outer");
     expect(echo.headers["x-forwarded-for"]).toBe("127.0.0.1");
+  });
+
+  test("behind a trusted proxy, real_ip_header names the client: X-Real-IP and X-Forwarded-For carry it", async () => {
+    const echo = echoOf(
+      await raw(trustingPort, "GET /api HTTP/1.1\r\nHost: shop.example\r\nX-Real-IP: 203.0.113.50\r\n"),
+    );
+    expect(echo.headers["x-real-ip"]).toBe("203.0.113.50");
+    expect(echo.headers["x-forwarded-for"]).toBe("203.0.113.50");
+    const junk = echoOf(
+      await raw(trustingPort, "GET /api HTTP/1.1\r\nHost: shop.example\r\nX-Real-IP: not-an-ip\r\n"),
+    );
+    expect(junk.headers["x-real-ip"]).toBe("127.0.0.1");
   });
 
   test("hop-by-hop headers and those named in Connection stay behind; IPv6 Host keeps its brackets", async () => {
