@@ -93,6 +93,7 @@ export function parseRequestHead(
   const text = latin1(buf, end);
   const head = new RequestHead(clientIp, signal, sni);
   let i = parseRequestLine(buf, text, end, head);
+  const absoluteForm = head.host !== "";
   const flat = head.headers.flat;
   let transferEncoding: string | null = null;
   let hosts = 0;
@@ -119,7 +120,8 @@ export function parseRequestHead(
     if (!SPECIAL_LENGTHS.has(name.length)) continue;
     if (name === "host") {
       hosts++;
-      head.host = value;
+      // An absolute-form target's authority outranks Host (RFC 9112 §3.2.2).
+      if (!absoluteForm) head.host = value;
     } else if (name === "content-length") {
       try {
         head.contentLength = parseContentLength(value, head.contentLength, "client");
