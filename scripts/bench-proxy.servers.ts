@@ -141,7 +141,7 @@ function clientProxy(): void {
 /** gw's own HTTP/1.1 server and upstream client with nothing between them: what gw costs before routing and Kong's headers. */
 function serverProxy(): void {
   new HttpServer(
-    { host: hostname, port, tls: null },
+    { host: hostname, port, tls: null, proxyProtocol: false },
     {
       refusal: (status) => ({ status, headers: [], body: null }),
       async handle(req) {

@@ -30,8 +30,8 @@ export interface ProxyDeps {
   accessLog: AccessLog | null;
   /** Peers whose X-Forwarded-* headers are believed (`trusted_ips`). */
   trusted(ip: string): boolean;
-  /** `real_ip_header` read from trusted peers (null when no peer is trusted or the setting names no header). */
-  realIp: { header: string; resolve: RealIpResolver } | null;
+  /** `real_ip_header` read from trusted peers (header null: the PROXY protocol address); null when no peer is trusted. */
+  realIp: { header: string | null; resolve: RealIpResolver } | null;
   /** Kong's `headers` setting: which of its own headers gw adds downstream. */
   headers: { server: boolean; latency: boolean; requestId: boolean };
   onRequest(status: number): void;
@@ -73,7 +73,12 @@ function newExchange(deps: ProxyDeps, req: DownstreamRequest): Exchange {
     started: performance.now(),
     id: requestId(),
     peerIp: req.clientIp,
-    clientIp: realIp ? realIp.resolve(req.clientIp, req.headers.get(realIp.header)) : req.clientIp,
+    clientIp: realIp
+      ? realIp.resolve(
+          req.clientIp,
+          realIp.header === null ? req.proxyAddress : req.headers.get(realIp.header),
+        )
+      : req.clientIp,
     path: req.path,
     query: req.query,
     host: req.host,

@@ -29,8 +29,8 @@ export function realIpResolver(s: RealIpSettings): RealIpResolver {
   };
 }
 
-/** The lowercase header name to read, or null when the setting names no header gw reads (`proxy_protocol`). */
+/** The lowercase header name to read; null for `proxy_protocol` (the address from the balancer's PROXY header). */
 export function realIpHeaderName(setting: string): string | null {
   const name = setting.trim().toLowerCase();
-  return name === "" || name === "proxy_protocol" ? null : name;
+  return name === "proxy_protocol" ? null : name;
 }

@@ -12,6 +12,7 @@ export interface ProxyListen {
   host: string;
   port: number;
   ssl: boolean;
+  proxy_protocol: boolean;
 }
 
 export interface ProxyTls {
@@ -53,7 +54,12 @@ export function startProxy(
     const protocol = listen.ssl ? "https" : "http";
     const handle = createProxyHandler(deps, { protocol, port: listen.port });
     return new HttpServer(
-      { host: listen.host, port: listen.port, tls: listen.ssl ? tls : null },
+      {
+        host: listen.host,
+        port: listen.port,
+        tls: listen.ssl ? tls : null,
+        proxyProtocol: listen.proxy_protocol,
+      },
       { handle, refusal },
     );
   });

@@ -53,9 +53,9 @@ export async function startNodeProxy(kit: NodeKit, active: ActiveConfig): Promis
   for (const l of listens) log.info(`proxy listening on ${l.host}:${l.port}${l.ssl ? " (ssl)" : ""}`);
 }
 
-/** Kong's realip settings; null (the peer is the client) when no peer is trusted or no header is named. */
+/** Kong's realip settings; null (the peer is the client) when no peer is trusted. */
 function realIp(s: NodeKit["settings"], trusted: IpMatcher) {
   const header = realIpHeaderName(s.real_ip_header);
-  if (trusted.empty || header === null) return null;
+  if (trusted.empty) return null;
   return { header, resolve: realIpResolver({ trusted, recursive: s.real_ip_recursive }) };
 }

@@ -39,6 +39,7 @@ export function downstreamOf(req: Request, clientIp = "127.0.0.1"): DownstreamRe
     httpVersion: "1.1",
     clientIp,
     sni: null,
+    proxyAddress: null,
     signal: req.signal,
     upgrade: null,
     connection: req.headers.get("connection"),

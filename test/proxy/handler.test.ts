@@ -26,7 +26,7 @@ function proxyOn(port: number, trustLoopback: boolean): void {
   const trusted = new IpMatcher(trustLoopback ? ["127.0.0.1"] : []);
   proxies.push(
     startProxy(
-      [{ host: "127.0.0.1", port, ssl: false }],
+      [{ host: "127.0.0.1", port, ssl: false, proxy_protocol: false }],
       {
         snapshot: () => snapshot,
         client,

@@ -25,7 +25,7 @@ describe("real_ip_header from trusted peers (nginx's realip)", () => {
     expect(recursive("127.0.0.1", " 2001:db8::1 ,10.0.0.1")).toBe("2001:db8::1");
   });
 
-  test("proxy_protocol names no header", () => {
+  test("proxy_protocol names the PROXY header's address, not a header", () => {
     expect(realIpHeaderName("X-Forwarded-For")).toBe("x-forwarded-for");
     expect(realIpHeaderName("proxy_protocol")).toBeNull();
   });

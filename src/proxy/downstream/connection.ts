@@ -2,6 +2,7 @@
 import type { Socket } from "bun";
 import { type BodySink, ChunkedDecoder, findHeadEnd, MAX_HEAD_BYTES, ProtocolError } from "../http1/wire";
 import type { UpstreamTunnel } from "../upstream/types";
+import { type ProxyHeader, parseProxyHeader } from "./proxy-protocol";
 import { parseRequestHead, RequestError, type RequestHead } from "./request-head";
 import { encodeHead, type Framing, framingOf } from "./response-head";
 import type { DownstreamRequest, Reply } from "./types";
@@ -19,6 +20,8 @@ export interface ConnectionHost {
 }
 
 enum Phase {
+  /** On a `proxy_protocol` listener: waiting for the balancer's PROXY header. */
+  ProxyHeader,
   /** Waiting for (the rest of) a request head. */
   Head,
   /** A request is with the handler or its reply is being written. */
@@ -58,7 +61,7 @@ interface BodyReader {
 }
 
 export class ClientConnection implements BodySink {
-  private phase = Phase.Head;
+  private phase: Phase;
   /** Unparsed bytes: a partial head, or pipelined requests waiting for the current one to finish. */
   private buf: Buffer | null = null;
   /** When the client last sent bytes, took written ones, or got a whole reply; the server's sweep closes idle ones. */
@@ -83,11 +86,17 @@ export class ClientConnection implements BodySink {
   /** The host counts this exchange as in flight. */
   private counted = false;
 
+  /** The client address a PROXY protocol header gave, if the listener takes one. */
+  private proxyAddress: string | null = null;
+
   constructor(
     private readonly socket: Socket<ClientConnection>,
     private readonly host: ConnectionHost,
     private readonly clientIp: string,
-  ) {}
+    proxyProtocol: boolean,
+  ) {
+    this.phase = proxyProtocol ? Phase.ProxyHeader : Phase.Head;
+  }
 
   /** Idle between requests with nothing buffered: safe to close when draining or past the keep-alive timeout. */
   get idle(): boolean {
@@ -120,8 +129,26 @@ export class ClientConnection implements BodySink {
       return;
     }
     this.buf = this.buf === null ? chunk : Buffer.concat([this.buf, chunk]);
-    if (this.phase === Phase.Head) this.readHead();
+    if (this.phase === Phase.ProxyHeader) this.readProxyHeader();
+    else if (this.phase === Phase.Head) this.readHead();
     else if (this.buf.length > HELD_LIMIT) this.pause();
+  }
+
+  /** nginx closes a `proxy_protocol` connection that does not start with a valid header, without an answer. */
+  private readProxyHeader(): void {
+    const buf = this.buf as Buffer;
+    let header: ProxyHeader | null;
+    try {
+      header = parseProxyHeader(buf);
+    } catch {
+      this.terminate();
+      return;
+    }
+    if (header === null) return;
+    this.proxyAddress = header.source;
+    this.phase = Phase.Head;
+    this.buf = header.length < buf.length ? buf.subarray(header.length) : null;
+    if (this.buf !== null) this.readHead();
   }
 
   private readHead(): void {
@@ -137,7 +164,12 @@ export class ClientConnection implements BodySink {
     }
     let head: RequestHead;
     try {
-      head = parseRequestHead(buf, end, this.clientIp, this.abort.signal, this.servername);
+      head = parseRequestHead(buf, end, {
+        clientIp: this.clientIp,
+        signal: this.abort.signal,
+        sni: this.servername,
+        proxyAddress: this.proxyAddress,
+      });
     } catch (e) {
       if (!(e instanceof ProtocolError)) throw e;
       this.refuse(e instanceof RequestError ? e.status : 400, e.message);

@@ -54,6 +54,9 @@ export class HeaderList {
   }
 }
 
+/** What a request inherits from its connection. */
+export type ConnectionFacts = Pick<DownstreamRequest, "clientIp" | "signal" | "sni" | "proxyAddress">;
+
 /** A parsed request: what the handler reads (`DownstreamRequest`) plus the framing the server keeps for itself. */
 export class RequestHead implements DownstreamRequest {
   method = "";
@@ -73,25 +76,25 @@ export class RequestHead implements DownstreamRequest {
   /** Set by the connection once it knows how the body arrives. */
   body: Uint8Array | ReadableStream<Uint8Array> | null = null;
 
-  constructor(
-    readonly clientIp: string,
-    readonly signal: AbortSignal,
-    readonly sni: string | null,
-  ) {}
+  readonly clientIp: string;
+  readonly signal: AbortSignal;
+  readonly sni: string | null;
+  readonly proxyAddress: string | null;
+
+  constructor(conn: ConnectionFacts) {
+    this.clientIp = conn.clientIp;
+    this.signal = conn.signal;
+    this.sni = conn.sni;
+    this.proxyAddress = conn.proxyAddress;
+  }
 }
 
 const SPECIAL_LENGTHS = new Set([4, 7, 10, 14, 17]);
 
 /** Parses the head in `buf[0, end)` (end as returned by findHeadEnd); throws RequestError for anything refused. */
-export function parseRequestHead(
-  buf: Buffer,
-  end: number,
-  clientIp: string,
-  signal: AbortSignal,
-  sni: string | null,
-): RequestHead {
+export function parseRequestHead(buf: Buffer, end: number, conn: ConnectionFacts): RequestHead {
   const text = latin1(buf, end);
-  const head = new RequestHead(clientIp, signal, sni);
+  const head = new RequestHead(conn);
   let i = parseRequestLine(buf, text, end, head);
   const absoluteForm = head.host !== "";
   const flat = head.headers.flat;

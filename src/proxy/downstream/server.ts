@@ -7,6 +7,8 @@ export interface ListenOptions {
   host: string;
   port: number;
   tls: { cert: string; key: string } | null;
+  /** Each connection starts with a PROXY protocol header from a load balancer. */
+  proxyProtocol: boolean;
 }
 
 export interface ServerHandlers {
@@ -35,11 +37,13 @@ export class HttpServer implements ConnectionHost {
   private active = 0;
   draining = false;
   private allClosed: (() => void) | null = null;
+  private readonly proxyProtocol: boolean;
 
   constructor(
     opts: ListenOptions,
     private readonly handlers: ServerHandlers,
   ) {
+    this.proxyProtocol = opts.proxyProtocol;
     const options: TCPSocketListenOptions<ClientConnection> = {
       hostname: opts.host,
       port: opts.port,
@@ -61,7 +65,7 @@ export class HttpServer implements ConnectionHost {
   }
 
   private open(socket: Socket<ClientConnection>): void {
-    const conn = new ClientConnection(socket, this, socket.remoteAddress);
+    const conn = new ClientConnection(socket, this, socket.remoteAddress, this.proxyProtocol);
     socket.data = conn;
     this.connections.add(conn);
     if (this.draining) conn.close();

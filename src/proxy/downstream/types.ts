@@ -19,6 +19,8 @@ export interface DownstreamRequest {
   readonly clientIp: string;
   /** The TLS server name the client sent; null on a plain connection or when it sent none. */
   readonly sni: string | null;
+  /** The client address from the balancer's PROXY protocol header (`proxy_protocol` listeners), else null. */
+  readonly proxyAddress: string | null;
   /** Aborts when the client goes away. */
   readonly signal: AbortSignal;
   /** The protocol an upgrade asks for (`websocket`), lowercased, or null. */

@@ -6,7 +6,12 @@ const signal = new AbortController().signal;
 
 function parse(text: string): RequestHead {
   const buf = Buffer.from(text, "latin1");
-  return parseRequestHead(buf, findHeadEnd(buf, 0, buf.length), "192.0.2.1", signal, null);
+  return parseRequestHead(buf, findHeadEnd(buf, 0, buf.length), {
+    clientIp: "192.0.2.1",
+    signal,
+    sni: null,
+    proxyAddress: null,
+  });
 }
 
 function refusal(text: string): { status: number; message: string } {
