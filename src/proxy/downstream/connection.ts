@@ -1,6 +1,13 @@
 /** One client connection of the proxy's own HTTP/1.1 server: reads requests in order, writes each reply with its framing. */
 import type { Socket } from "bun";
-import { type BodySink, ChunkedDecoder, findHeadEnd, MAX_HEAD_BYTES, ProtocolError } from "../http1/wire";
+import {
+  type BodySink,
+  ChunkedDecoder,
+  chunkFrames,
+  findHeadEnd,
+  MAX_HEAD_BYTES,
+  ProtocolError,
+} from "../http1/wire";
 import type { UpstreamTunnel } from "../upstream/types";
 import { type ProxyHeader, parseProxyHeader } from "./proxy-protocol";
 import { parseRequestHead, RequestError, type RequestHead } from "./request-head";
@@ -46,7 +53,6 @@ const HELD_LIMIT = 2 * MAX_HEAD_BYTES;
 /** Bodies up to this size go out in the same buffer (one syscall) as the head. */
 const COALESCE_LIMIT = 64 * 1024;
 const CONTINUE = Buffer.from("HTTP/1.1 100 Continue\r\n\r\n");
-const CRLF = Buffer.from("\r\n");
 const LAST_CHUNK = Buffer.from("0\r\n\r\n");
 const ignore = () => {};
 
@@ -349,18 +355,9 @@ export class ClientConnection implements BodySink {
   }
 
   private writeChunk(chunk: Uint8Array): boolean {
-    const size = `${chunk.length.toString(16)}\r\n`;
-    if (chunk.length > COALESCE_LIMIT) {
-      this.write(Buffer.from(size, "latin1"));
-      this.write(chunk);
-      return this.write(CRLF);
-    }
-    const frame = Buffer.allocUnsafe(size.length + chunk.length + 2);
-    frame.write(size, 0, "latin1");
-    frame.set(chunk, size.length);
-    frame[frame.length - 2] = 13;
-    frame[frame.length - 1] = 10;
-    return this.write(frame);
+    let flushed = true;
+    for (const part of chunkFrames(chunk)) flushed = this.write(part);
+    return flushed;
   }
 
   private replyWritten(): void {
