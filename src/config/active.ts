@@ -1,5 +1,5 @@
 /** The node's running config: one immutable snapshot swapped atomically, so a request never sees half of two configs. */
-import { type ConfigTable, parseDeclarative } from "../entities/declarative";
+import { type ConfigTable, parseDeclarative, ValidatedRows } from "../entities/declarative";
 import { EMPTY_CONFIG_HASH } from "../entities/hash";
 import type { PluginSchemas } from "../entities/schemas";
 import { logger } from "../log/logger";
@@ -20,6 +20,8 @@ export class ActiveConfig {
   private applied: AppliedConfig | null = null;
   private readonly listeners: ((applied: AppliedConfig) => void)[] = [];
   private readonly defs: ReadonlyMap<string, PluginDefinition>;
+  /** The last validated config's rows: a push that changes a few entities validates only those. */
+  private readonly validated = new ValidatedRows();
 
   constructor(
     plugins: readonly PluginDefinition[],
@@ -58,7 +60,7 @@ export class ActiveConfig {
   /** Validates input against this node's own schemas (throws DeclarativeError with every problem) and swaps it in. */
   applyInput(input: unknown, hash: string, source: string): AppliedConfig {
     const started = performance.now();
-    const table = parseDeclarative(input, { plugins: this.pluginSchemas });
+    const table = parseDeclarative(input, { plugins: this.pluginSchemas, reuse: this.validated });
     return this.apply(table, hash, source, started);
   }
 

@@ -148,6 +148,50 @@ export interface ParseOptions {
   plugins?: PluginSchemas;
   /** Clock in seconds for timestamps the file does not carry. */
   now?: number;
+  /** Validated rows of the last config parsed with this memo; rows whose input is unchanged skip the schema parse. */
+  reuse?: ValidatedRows;
+}
+
+/**
+ * The per-row schema results of the last successful parse, keyed by entity type and the row's input JSON (after
+ * ids and references are filled in). Only the per-row parse is reused: uniqueness and references are checked on
+ * the whole config every time. Rows whose result depends on the clock or on chance (timestamps or a key-auth key
+ * left to be generated) are never kept, so a reused row is exactly what a full parse would produce.
+ */
+export class ValidatedRows {
+  private rows = new Map<string, Record<string, unknown>>();
+  private plugins: PluginSchemas | undefined;
+  private transform = true;
+
+  /** Rows kept under other plugin schemas or `_transform` would not be what this parse produces. */
+  session(plugins: PluginSchemas | undefined, transform: boolean): ReuseSession {
+    const previous = plugins === this.plugins && transform === this.transform ? this.rows : new Map();
+    const next = new Map<string, Record<string, unknown>>();
+    return {
+      // Taken once: an identical duplicate row gets its own object, as a full parse gives it.
+      take: (key) => (next.has(key) ? undefined : previous.get(key)),
+      keep: (key, row) => next.set(key, row),
+      commit: () => {
+        this.rows = next;
+        this.plugins = plugins;
+        this.transform = transform;
+      },
+    };
+  }
+}
+
+interface ReuseSession {
+  take(key: string): Record<string, unknown> | undefined;
+  keep(key: string, row: Record<string, unknown>): void;
+  commit(): void;
+}
+
+/** The memo key of a row whose validated result depends only on its input, else undefined. */
+function reuseKey(item: Item): string | undefined {
+  const { def, raw } = item;
+  if (raw.created_at == null || (def.hasUpdatedAt && raw.updated_at == null)) return undefined;
+  if (def.name === "keyauth_credentials" && raw.key == null) return undefined;
+  return `${def.name}\n${JSON.stringify(raw)}`;
 }
 
 const META_KEYS = new Set(["_format_version", "_transform", "_comment", "_ignore", "_workspace"]);
@@ -217,19 +261,27 @@ export function parseDeclarative(input: unknown, opts: ParseOptions = {}): Confi
   const table = emptyTable(legacyPaths ? "3.0" : (doc._format_version as string), transform);
   const now = opts.now ?? Date.now() / 1000;
   const itemOf = new Map<object, Item>();
+  const reuse = opts.reuse?.session(opts.plugins, transform);
   for (const item of items) {
-    const r = validateEntity(item.def, item.raw, { mode: "create", plugins: opts.plugins, transform, now });
-    if (!r.ok) {
-      for (const f of item.unresolved ?? []) delete r.fields[f];
-      addFieldIssues(item, [], r.fields, issues);
-      continue;
+    const key = reuse && reuseKey(item);
+    let entity = key === undefined ? undefined : reuse!.take(key);
+    if (!entity) {
+      const r = validateEntity(item.def, item.raw, { mode: "create", plugins: opts.plugins, transform, now });
+      if (!r.ok) {
+        for (const f of item.unresolved ?? []) delete r.fields[f];
+        addFieldIssues(item, [], r.fields, issues);
+        continue;
+      }
+      entity = r.entity;
+      for (const f of item.def.transientFields) delete entity[f];
     }
-    for (const f of item.def.transientFields) delete r.entity[f];
-    (table[item.def.name as keyof ConfigTable] as unknown[]).push(r.entity);
-    itemOf.set(r.entity, item);
+    if (key !== undefined) reuse!.keep(key, entity);
+    (table[item.def.name as keyof ConfigTable] as unknown[]).push(entity);
+    itemOf.set(entity, item);
   }
   checkUniqueFields(table, itemOf, issues);
   if (issues.length > 0) throw new DeclarativeError(issues.sort((a, b) => comparePaths(a.path, b.path)));
+  reuse?.commit();
   return table;
 }
 
