@@ -4,10 +4,11 @@ import { type AdminDeps, adminApp } from "../admin/app";
 import { logger } from "../log/logger";
 import { publicSettings } from "../settings";
 import type { NodeKit } from "./kit";
+import { listenerCertificate } from "./listener-cert";
 
 const log = logger("admin");
 
-export function startAdmin(
+export async function startAdmin(
   kit: NodeKit,
   deps: Pick<AdminDeps, "store" | "pluginsInUse" | "reader">,
   extend?: (app: Hono) => void,
@@ -21,16 +22,18 @@ export function startAdmin(
     serverStats: kit.metrics.stats,
     extend,
   });
+  const tls = kit.settings.admin_listen.some((l) => l.ssl)
+    ? await listenerCertificate(kit.settings, "admin")
+    : null;
   for (const listen of kit.settings.admin_listen) {
-    if (listen.ssl) {
-      log.warn(
-        `admin_listen ${listen.host}:${listen.port} ssl: TLS on the Admin API is not supported yet; skipped`,
-      );
-      continue;
-    }
-    const server = Bun.serve({ hostname: listen.host, port: listen.port, fetch: app.fetch });
+    const server = Bun.serve({
+      hostname: listen.host,
+      port: listen.port,
+      fetch: app.fetch,
+      ...(listen.ssl && tls ? { tls } : {}),
+    });
     kit.inFlight.push(() => server.pendingRequests);
     kit.closers.push(() => server.stop(true));
-    log.info(`Admin API listening on ${listen.host}:${listen.port}`);
+    log.info(`Admin API listening on ${listen.host}:${listen.port}${listen.ssl ? " (ssl)" : ""}`);
   }
 }

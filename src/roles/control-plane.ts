@@ -139,9 +139,9 @@ export async function startControlPlane(kit: NodeKit): Promise<void> {
   kit.closers.push(() => clearInterval(purge));
 
   registerControlPlaneMetrics(kit, sessions);
-  startStatus(kit, databaseStatus(store));
+  await startStatus(kit, databaseStatus(store));
 
-  startAdmin(kit, { store }, clusteringRoutes(store, sessions, broadcaster));
+  await startAdmin(kit, { store }, clusteringRoutes(store, sessions, broadcaster));
 }
 
 /** Kong's CP-only metrics, read from the live sessions at scrape time. */

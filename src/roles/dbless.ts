@@ -14,8 +14,8 @@ export async function startDbless(kit: NodeKit): Promise<void> {
   if (source) active.apply(source.table, source.hash, source.origin);
   // Kong binds every listener before it answers anything: /status only once the proxy listens.
   await startNodeProxy(kit, active);
-  startStatus(kit, configStatus(active, kit.id));
-  startAdmin(
+  await startStatus(kit, configStatus(active, kit.id));
+  await startAdmin(
     kit,
     {
       store: null,

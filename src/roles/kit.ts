@@ -8,6 +8,7 @@ import { attachPluginResources, pluginSchemas, pluginsFor } from "../plugins/reg
 import type { Settings } from "../settings";
 import { type StatusSource, statusApp } from "../status/server";
 import { upstreamViews } from "../status/upstreams";
+import { listenerCertificate } from "./listener-cert";
 import { type NodeMetrics, nodeMetrics } from "./metrics";
 import { nodeId } from "./node-id";
 
@@ -44,12 +45,23 @@ export function createKit(settings: Settings): NodeKit {
 }
 
 /** Starts the Status API on `status_listen` (all roles) with what the role knows about itself. */
-export function startStatus(kit: NodeKit, source: Omit<StatusSource, "metrics" | "serverStats">): void {
+export async function startStatus(
+  kit: NodeKit,
+  source: Omit<StatusSource, "metrics" | "serverStats">,
+): Promise<void> {
   const app = statusApp({ ...source, metrics: kit.metrics.registry, serverStats: kit.metrics.stats });
+  const tls = kit.settings.status_listen.some((l) => l.ssl)
+    ? await listenerCertificate(kit.settings, "status")
+    : null;
   for (const listen of kit.settings.status_listen) {
-    const server = Bun.serve({ hostname: listen.host, port: listen.port, fetch: app.fetch });
+    const server = Bun.serve({
+      hostname: listen.host,
+      port: listen.port,
+      fetch: app.fetch,
+      ...(listen.ssl && tls ? { tls } : {}),
+    });
     kit.closers.push(() => server.stop(true));
-    log.info(`status API listening on ${listen.host}:${listen.port}`);
+    log.info(`status API listening on ${listen.host}:${listen.port}${listen.ssl ? " (ssl)" : ""}`);
   }
 }
 

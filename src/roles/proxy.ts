@@ -7,7 +7,7 @@ import { startProxy } from "../proxy/server";
 import { UpstreamClient } from "../proxy/upstream/client";
 import { IpMatcher } from "../support/ip-matcher";
 import type { NodeKit } from "./kit";
-import { proxyCertificate } from "./proxy-cert";
+import { listenerCertificate } from "./listener-cert";
 
 const log = logger("kong");
 
@@ -26,7 +26,7 @@ export async function startNodeProxy(kit: NodeKit, active: ActiveConfig): Promis
   const trusted = new IpMatcher(s.trusted_ips);
   const headers = new Set(s.headers);
   const accessLog = openAccessLog(s.proxy_access_log);
-  const tls = listens.some((l) => l.ssl) ? await proxyCertificate(s) : null;
+  const tls = listens.some((l) => l.ssl) ? await listenerCertificate(s, "proxy") : null;
   const servers = startProxy(
     listens,
     {

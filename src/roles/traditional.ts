@@ -46,9 +46,9 @@ export async function startTraditional(kit: NodeKit): Promise<void> {
   await followStore(store, active)();
   // Kong binds every listener before it answers anything: /status only once the proxy listens.
   await startNodeProxy(kit, active);
-  startStatus(
+  await startStatus(
     kit,
     databaseStatus(store, () => active.table !== null),
   );
-  startAdmin(kit, { store });
+  await startAdmin(kit, { store });
 }

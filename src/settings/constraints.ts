@@ -133,43 +133,47 @@ function checkClusterCertificates(s: Settings, error: Report, resolved: Partial<
   }
 }
 
-/** Kong checks ssl_cert/ssl_cert_key pairs only when a proxy listener has `ssl`; gw also checks any that are given. */
-function checkProxyCertificates(s: Settings, error: Report, resolved: Partial<Settings>): void {
-  const ssl = s.proxy_listen.some((l) => l.ssl);
-  const certs = s.ssl_cert.length;
-  const keys = s.ssl_cert_key.length;
-  if (ssl && certs > 0 && keys === 0)
-    error(
-      "ssl_cert_key",
-      "ssl_cert_key must be specified",
-      "set ssl_cert_key to the keys of ssl_cert, in order",
-    );
-  else if (ssl && keys > 0 && certs === 0)
-    error(
-      "ssl_cert",
-      "ssl_cert must be specified",
-      "set ssl_cert to the certificates of ssl_cert_key, in order",
-    );
-  else if (certs !== keys)
-    error(
-      "ssl_cert",
-      `ssl_cert was specified ${certs} times while ssl_cert_key was specified ${keys} times`,
-      "give one ssl_cert_key per ssl_cert, in the same order",
-    );
-  const lists = [
-    ["ssl_cert", "certificate"],
-    ["ssl_cert_key", "key"],
-  ] as const;
-  for (const [name, kind] of lists) {
-    const out: string[] = [];
-    for (const value of s[name]) {
-      const pem = readPemSetting(value, kind);
-      if (!pem.ok)
-        error(name, pem.problem, `set ${name} to readable PEM ${kind} files, PEM text or base64 PEM`);
-      else out.push(pem.path ?? pem.pem);
+/** The certificate settings of each kind of listener, by the prefix Kong gives them. */
+const LISTENER_CERTIFICATES = [
+  { cert: "ssl_cert", key: "ssl_cert_key", listeners: "proxy_listen" },
+  { cert: "admin_ssl_cert", key: "admin_ssl_cert_key", listeners: "admin_listen" },
+  { cert: "status_ssl_cert", key: "status_ssl_cert_key", listeners: "status_listen" },
+] as const;
+
+/** Kong checks the cert/key pairs only when a listener of their kind has `ssl`; gw also checks any that are given. */
+function checkListenerCertificates(s: Settings, error: Report, resolved: Partial<Settings>): void {
+  for (const { cert, key, listeners } of LISTENER_CERTIFICATES) {
+    const ssl = s[listeners].some((l) => l.ssl);
+    const certs = s[cert].length;
+    const keys = s[key].length;
+    if (ssl && certs > 0 && keys === 0)
+      error(key, `${key} must be specified`, `set ${key} to the keys of ${cert}, in order`);
+    else if (ssl && keys > 0 && certs === 0)
+      error(cert, `${cert} must be specified`, `set ${cert} to the certificates of ${key}, in order`);
+    else if (certs !== keys)
+      error(
+        cert,
+        `${cert} was specified ${certs} times while ${key} was specified ${keys} times`,
+        `give one ${key} per ${cert}, in the same order`,
+      );
+    for (const [name, kind] of [
+      [cert, "certificate"],
+      [key, "key"],
+    ] as const) {
+      const out: string[] = [];
+      for (const value of s[name]) {
+        const pem = readPemSetting(value, kind);
+        if (!pem.ok)
+          error(name, pem.problem, `set ${name} to readable PEM ${kind} files, PEM text or base64 PEM`);
+        else out.push(pem.path ?? pem.pem);
+      }
+      resolved[name] = out;
     }
-    resolved[name] = out;
   }
+}
+
+/** Kong's `lua_ssl_trusted_certificate`: `system`, or CA files, PEM text or base64 PEM. */
+function checkTrustedCertificates(s: Settings, error: Report, resolved: Partial<Settings>): void {
   const trusted: string[] = [];
   for (const value of s.lua_ssl_trusted_certificate) {
     if (value === "system") {
@@ -292,7 +296,8 @@ export function checkSettings(s: Settings, sourceOf: SourceOf): CheckResult {
     warnings.push({ setting, problem, source: sourceOf(setting), fix });
   checkRole(s, error);
   checkClusterCertificates(s, error, resolved);
-  checkProxyCertificates(s, error, resolved);
+  checkListenerCertificates(s, error, resolved);
+  checkTrustedCertificates(s, error, resolved);
   checkProxy(s, error, warn);
   checkFallback(s, error, warn);
   checkMisc(s, error, warn);

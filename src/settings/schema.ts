@@ -333,6 +333,16 @@ export const SettingsSchema = z.object({
     [],
   ),
   ssl_cert_key: list("Keys for ssl_cert, in the same order.", [], { sensitive: true }),
+  admin_ssl_cert: list(
+    "Admin API TLS certificates (paths, PEM or base64 PEM); a self-signed one is made when empty.",
+    [],
+  ),
+  admin_ssl_cert_key: list("Keys for admin_ssl_cert, in the same order.", [], { sensitive: true }),
+  status_ssl_cert: list(
+    "Status API TLS certificates (paths, PEM or base64 PEM); a self-signed one is made when empty.",
+    [],
+  ),
+  status_ssl_cert_key: list("Keys for status_ssl_cert, in the same order.", [], { sensitive: true }),
   lua_ssl_trusted_certificate: list(
     "CA certificates gw trusts for outgoing TLS: system, paths, PEM or base64 PEM.",
     ["system"],
