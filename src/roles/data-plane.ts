@@ -3,8 +3,8 @@ import { hostname } from "node:os";
 import { DataPlaneLink } from "../cluster/dp-link";
 import { certInfo } from "../cluster/tls/certs";
 import { clusterClientTls, explainClusterError } from "../cluster/tls/client";
-import { ActiveConfig } from "../config/active";
-import { readConfigCache, writeConfigCache } from "../config/cache";
+import { ActiveConfig, type AppliedConfig } from "../config/active";
+import { type CacheStamp, ConfigCacheWriter, cacheStamp, readConfigCache } from "../config/cache";
 import { DeclarativeError } from "../entities/declarative";
 import { logger } from "../log/logger";
 import { ConfigExporter } from "../resilience/exporter";
@@ -21,11 +21,25 @@ import { StartupError } from "./startup-error";
 const log = logger("clustering");
 
 /** The start sequence: cache, else declarative_config; fallback storage comes later, once the CP proves unreachable. */
-function loadLocalConfig(kit: NodeKit, active: ActiveConfig): void {
-  const cache = readConfigCache(kit.settings.prefix);
+function loadLocalConfig(
+  kit: NodeKit,
+  active: ActiveConfig,
+  stamp: CacheStamp,
+  cacheWriter: ConfigCacheWriter,
+): void {
+  const cache = readConfigCache(kit.settings.prefix, stamp);
   if (cache.found && "entry" in cache) {
+    const { entry, validated, why } = cache;
+    // This gw validated it under the same schemas and plugins, and the checksum says it is as written.
+    if (validated) {
+      active.apply(validated, entry.config_hash, "cache");
+      return;
+    }
+    log.info(`validating the cached config in ${kit.settings.prefix}: ${why}`);
     try {
-      active.applyInput(cache.entry.config_table, cache.entry.config_hash, "cache");
+      const applied = active.applyInput(entry.config_table, entry.config_hash, "cache");
+      // Rewritten with this node's stamp, so the next start skips validation.
+      void cacheWriter.write(entry, applied.table);
       return;
     } catch (e) {
       const why = e instanceof DeclarativeError ? e.lines.slice(0, 5).join("; ") : String(e);
@@ -47,7 +61,10 @@ export async function startDataPlane(kit: NodeKit): Promise<void> {
   const s = kit.settings;
   const certs = clusterCerts(s);
   const active = new ActiveConfig(kit.plugins, kit.pluginSchemas, kit.id);
-  loadLocalConfig(kit, active);
+  const stamp = cacheStamp(GW_VERSION, kit.plugins);
+  const cacheWriter = new ConfigCacheWriter(s.prefix, stamp);
+  kit.closers.push(() => cacheWriter.idle());
+  loadLocalConfig(kit, active, stamp, cacheWriter);
 
   const storage = s.cluster_fallback_config_storage
     ? await openStorage(s.cluster_fallback_config_storage, process.env, {
@@ -113,18 +130,20 @@ export async function startDataPlane(kit: NodeKit): Promise<void> {
     apply: async (msg) => {
       // A backup node exports what it received before applying it, as Kong's DP exporter does.
       exporter?.offer(JSON.stringify(msg.config_table), msg.config_hash);
+      let applied: AppliedConfig;
       try {
-        active.applyInput(msg.config_table, msg.config_hash, "control plane");
+        applied = active.applyInput(msg.config_table, msg.config_hash, "control plane");
       } catch (e) {
         if (e instanceof DeclarativeError) return { ok: false, errors: e.lines };
         return { ok: false, errors: [e instanceof Error ? e.message : String(e)] };
       }
       fromControlPlane = true;
-      writeConfigCache(s.prefix, {
+      const entry = {
         config_table: msg.config_table,
         config_hash: msg.config_hash,
         timestamp: Date.now() / 1000,
-      });
+      };
+      void cacheWriter.write(entry, applied.table);
       return { ok: true };
     },
   });
@@ -151,12 +170,13 @@ export async function startDataPlane(kit: NodeKit): Promise<void> {
         encryptionKey: s.cluster_fallback_config_encryption_key ?? undefined,
         satisfied: () => fromControlPlane,
         apply: (opened) => {
-          active.applyInput(opened.config, opened.hash, "fallback storage");
-          writeConfigCache(s.prefix, {
+          const applied = active.applyInput(opened.config, opened.hash, "fallback storage");
+          const entry = {
             config_table: opened.config,
             config_hash: opened.hash,
             timestamp: Date.now() / 1000,
-          });
+          };
+          void cacheWriter.write(entry, applied.table);
         },
       });
     });
