@@ -150,7 +150,7 @@ export async function startDataPlane(kit: NodeKit): Promise<void> {
 
   // Kong binds every listener before it answers anything: /status only once the proxy listens.
   await startNodeProxy(kit, active);
-  startStatus(kit, configStatus(active, kit.id));
+  await startStatus(kit, configStatus(active, kit.id));
   link.start();
   exporter?.start();
   kit.closers.push(() => link.stop());
