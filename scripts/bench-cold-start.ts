@@ -7,8 +7,10 @@
  */
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
-import { writeConfigCache } from "../src/config/cache";
+import { ConfigCacheWriter, cacheStamp } from "../src/config/cache";
+import { parseDeclarative } from "../src/entities/declarative";
 import { configHash } from "../src/entities/hash";
+import { pluginSchemas, pluginsFor } from "../src/plugins/registry";
 import { sealConfig } from "../src/resilience/signing";
 import { openStorage } from "../src/resilience/storage/types";
 import { configKey, parseStorageUrl } from "../src/resilience/storage/url";
@@ -124,7 +126,12 @@ await runBounded(10 * 60_000, async () => {
   for (const routes of CACHE_ROUTES) {
     const prefix = tempDir("bench-cold-cache");
     const config = configWith(routes, upstream);
-    writeConfigCache(prefix, { config_table: config, config_hash: configHash(config).config, timestamp: 0 });
+    // Written as a DP writes it after applying a config: stamped with this gw and its plugins, so a restart trusts it.
+    const plugins = pluginsFor(["bundled"]);
+    await new ConfigCacheWriter(prefix, cacheStamp(GW_VERSION, plugins)).write(
+      { config_table: config, config_hash: configHash(config).config, timestamp: 0 },
+      parseDeclarative(config, { plugins: pluginSchemas(plugins) }),
+    );
     rows.push(await repeat(`cache, ${routes} routes`, () => coldStart(cert, prefix, [], {})));
   }
 
