@@ -1,6 +1,6 @@
 /** Starts the proxy listeners (`proxy_listen`): one gw HTTP/1.1 server per address, all reading the same running config. */
 import { logger } from "../log/logger";
-import { HttpServer } from "./downstream/server";
+import { HttpServer, type ListenTls } from "./downstream/server";
 import type { Reply } from "./downstream/types";
 import { createProxyHandler, type ProxyDeps } from "./handler";
 import { kongError } from "./kong-response";
@@ -15,10 +15,7 @@ export interface ProxyListen {
   proxy_protocol: boolean;
 }
 
-export interface ProxyTls {
-  cert: string;
-  key: string;
-}
+export type ProxyTls = ListenTls;
 
 export interface ProxyServers {
   servers: HttpServer[];

@@ -4,6 +4,7 @@ import { openAccessLog } from "../log/access-log";
 import { logger } from "../log/logger";
 import { realIpHeaderName, realIpResolver } from "../proxy/real-ip";
 import { startProxy } from "../proxy/server";
+import { SniCertificates } from "../proxy/tls-certificates";
 import { UpstreamClient } from "../proxy/upstream/client";
 import { IpMatcher } from "../support/ip-matcher";
 import type { NodeKit } from "./kit";
@@ -26,7 +27,7 @@ export async function startNodeProxy(kit: NodeKit, active: ActiveConfig): Promis
   const trusted = new IpMatcher(s.trusted_ips);
   const headers = new Set(s.headers);
   const accessLog = openAccessLog(s.proxy_access_log);
-  const tls = listens.some((l) => l.ssl) ? await listenerCertificate(s, "proxy") : null;
+  const tls = listens.some((l) => l.ssl) ? await proxyTls(s, active) : null;
   const servers = startProxy(
     listens,
     {
@@ -51,6 +52,15 @@ export async function startNodeProxy(kit: NodeKit, active: ActiveConfig): Promis
     accessLog?.flush();
   });
   for (const l of listens) log.info(`proxy listening on ${l.host}:${l.port}${l.ssl ? " (ssl)" : ""}`);
+}
+
+/** The default certificate, and the `certificates` entity whose `snis` name the client's server name. */
+async function proxyTls(s: NodeKit["settings"], active: ActiveConfig) {
+  const certificates = new SniCertificates(() => active.table);
+  return {
+    ...(await listenerCertificate(s, "proxy")),
+    forServerName: (name: string) => certificates.contextFor(name),
+  };
 }
 
 /** Kong's realip settings; null (the peer is the client) when no peer is trusted. */

@@ -3,10 +3,18 @@ import type { Socket, SocketHandler, TCPSocketListener, TCPSocketListenOptions }
 import { ClientConnection, type ConnectionHost } from "./connection";
 import type { DownstreamRequest, Reply } from "./types";
 
+export interface ListenTls {
+  /** The default certificate: for clients that send no server name, or one no certificate is chosen for. */
+  cert: string;
+  key: string;
+  /** The native context (`tls.createSecureContext(…).context`) to present for the server name a client sent, if not the default. */
+  forServerName?: (servername: string) => object | undefined;
+}
+
 export interface ListenOptions {
   host: string;
   port: number;
-  tls: { cert: string; key: string } | null;
+  tls: ListenTls | null;
   /** Each connection starts with a PROXY protocol header from a load balancer. */
   proxyProtocol: boolean;
 }
@@ -44,12 +52,20 @@ export class HttpServer implements ConnectionHost {
     private readonly handlers: ServerHandlers,
   ) {
     this.proxyProtocol = opts.proxyProtocol;
+    const socket: SocketHandler<ClientConnection> = { ...HANDLERS, open: (s) => this.open(s) };
     const options: TCPSocketListenOptions<ClientConnection> = {
       hostname: opts.host,
       port: opts.port,
-      socket: { ...HANDLERS, open: (socket) => this.open(socket) },
+      socket,
     };
-    if (opts.tls) options.tls = opts.tls;
+    if (opts.tls) {
+      options.tls = { cert: opts.tls.cert, key: opts.tls.key };
+      const forServerName = opts.tls.forServerName;
+      // Bun's listener asks its `serverName` handler for the context to present (undocumented: node:tls's SNICallback
+      // is built on it); undefined keeps the default certificate.
+      if (forServerName)
+        Object.assign(socket, { serverName: (_listener: unknown, name: string) => forServerName(name) });
+    }
     this.listener = Bun.listen(options);
     this.sweepTimer = setInterval(() => this.sweep(), SWEEP_MS);
     this.sweepTimer.unref();
