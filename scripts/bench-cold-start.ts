@@ -15,8 +15,8 @@ import { sealConfig } from "../src/resilience/signing";
 import { openStorage } from "../src/resilience/storage/types";
 import { configKey, parseStorageUrl } from "../src/resilience/storage/url";
 import { GW_VERSION } from "../src/version";
-import { freePort, startGw, tempDir } from "../test/helpers/gw";
-import { certArgs, genSharedCert, type SharedCert } from "../test/helpers/hybrid";
+import { freePort, tempDir } from "../test/helpers/gw";
+import { genSharedCert, type SharedCert, startDataPlane } from "../test/helpers/hybrid";
 import { startS3rver } from "../test/helpers/s3rver";
 import {
   markdownTable,
@@ -60,22 +60,12 @@ async function coldStart(
   expect = 200,
 ) {
   const started = performance.now();
-  const dp = await startGw({
+  // Its CP port has no listener.
+  const dp = await startDataPlane(cert, freePort(), {
     prefix,
     wait: "none",
     env,
-    args: [
-      "--role",
-      "data_plane",
-      "--database",
-      "off",
-      "--cluster_control_plane",
-      `127.0.0.1:${freePort()}`,
-      ...certArgs(cert),
-      "--log_level",
-      "warn",
-      ...args,
-    ],
+    args: ["--log_level", "warn", ...args],
   });
   try {
     const url = `${dp.proxy}${HOT_PATH}`;

@@ -12,8 +12,8 @@ import {
 import { type ConfigTable, exportConfigTable, parseDeclarative } from "../../src/entities/declarative";
 import { pluginSchemas, pluginsFor } from "../../src/plugins/registry";
 import { GW_VERSION } from "../../src/version";
-import { freePort, type GwProcess, startGw, tempDir, waitFor } from "../helpers/gw";
-import { certArgs, genSharedCert } from "../helpers/hybrid";
+import { freePort, type GwProcess, tempDir, waitFor } from "../helpers/gw";
+import { genSharedCert, startDataPlane } from "../helpers/hybrid";
 import { startEchoUpstream } from "../helpers/upstream";
 
 const upstream = startEchoUpstream("cached");
@@ -42,21 +42,8 @@ function hotConfig(): { entry: CachedConfig; table: ConfigTable } {
 
 /** A DP whose CP port has no listener, so only its cache can configure it. */
 async function startFromCache(prefix: string, args: string[] = []) {
-  const dp = await startGw({
-    prefix,
-    args: [
-      "--role",
-      "data_plane",
-      "--database",
-      "off",
-      "--cluster_control_plane",
-      `127.0.0.1:${freePort()}`,
-      ...certArgs(cert),
-      "--log_level",
-      "info",
-      ...args,
-    ],
-  });
+  // Its CP port has no listener.
+  const dp = await startDataPlane(cert, freePort(), { prefix, args: ["--log_level", "info", ...args] });
   nodes.push(dp);
   return dp;
 }
