@@ -3,7 +3,8 @@ import { mkdirSync } from "node:fs";
 
 mkdirSync("dist", { recursive: true });
 const result = await Bun.build({
-  entrypoints: ["src/cli/main.ts"],
+  // The config validation worker is loaded by URL at run time, so it must be bundled as an entrypoint of its own.
+  entrypoints: ["src/cli/main.ts", "src/config/validate-worker.ts"],
   compile: { outfile: "dist/gw" },
   bytecode: true,
   format: "esm",

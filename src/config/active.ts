@@ -6,6 +6,7 @@ import { logger } from "../log/logger";
 import type { PluginDefinition } from "../plugins/plugin";
 import type { ProxySnapshot } from "../proxy/snapshot";
 import { compileSnapshot } from "./compile";
+import type { ConfigValidator } from "./validator";
 
 const log = logger("config");
 
@@ -61,6 +62,18 @@ export class ActiveConfig {
   applyInput(input: unknown, hash: string, source: string): AppliedConfig {
     const started = performance.now();
     const table = parseDeclarative(input, { plugins: this.pluginSchemas, reuse: this.validated });
+    return this.apply(table, hash, source, started);
+  }
+
+  /** As applyInput, with the validation in `validator`'s worker: the event loop only swaps the validated table in. */
+  async applyInputInBackground(
+    input: unknown,
+    hash: string,
+    source: string,
+    validator: ConfigValidator,
+  ): Promise<AppliedConfig> {
+    const started = performance.now();
+    const table = await validator.validate(input);
     return this.apply(table, hash, source, started);
   }
 

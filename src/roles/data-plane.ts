@@ -5,6 +5,7 @@ import { certInfo } from "../cluster/tls/certs";
 import { clusterClientTls, explainClusterError } from "../cluster/tls/client";
 import { ActiveConfig, type AppliedConfig } from "../config/active";
 import { type CacheStamp, ConfigCacheWriter, cacheStamp, readConfigCache } from "../config/cache";
+import { ConfigValidator } from "../config/validator";
 import { DeclarativeError } from "../entities/declarative";
 import { logger } from "../log/logger";
 import { ConfigExporter } from "../resilience/exporter";
@@ -65,6 +66,9 @@ export async function startDataPlane(kit: NodeKit): Promise<void> {
   const cacheWriter = new ConfigCacheWriter(s.prefix, stamp);
   kit.closers.push(() => cacheWriter.idle());
   loadLocalConfig(kit, active, stamp, cacheWriter);
+  // Pushes are validated in a worker: the proxy keeps answering while a large config is checked.
+  const validator = new ConfigValidator(kit.plugins.map((p) => p.name));
+  kit.closers.push(() => validator.close());
 
   const storage = s.cluster_fallback_config_storage
     ? await openStorage(s.cluster_fallback_config_storage, process.env, {
@@ -132,7 +136,12 @@ export async function startDataPlane(kit: NodeKit): Promise<void> {
       exporter?.offer(JSON.stringify(msg.config_table), msg.config_hash);
       let applied: AppliedConfig;
       try {
-        applied = active.applyInput(msg.config_table, msg.config_hash, "control plane");
+        applied = await active.applyInputInBackground(
+          msg.config_table,
+          msg.config_hash,
+          "control plane",
+          validator,
+        );
       } catch (e) {
         if (e instanceof DeclarativeError) return { ok: false, errors: e.lines };
         return { ok: false, errors: [e instanceof Error ? e.message : String(e)] };
