@@ -6,7 +6,6 @@ import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
 import type { ConfigTable } from "../entities/declarative";
 import { logger } from "../log/logger";
-import { writeFileAtomic } from "../support/files";
 
 const CACHE_FILE = "config.json.gz";
 const log = logger("config");
@@ -47,11 +46,6 @@ export const cachePath = (prefix: string) => join(prefix, CACHE_FILE);
  */
 const digestSuffix = (hex: string) => `,"sha256":"${hex}"}`;
 const SUFFIX_LENGTH = digestSuffix("0".repeat(64)).length;
-
-/** A cache entry in the pre-stamp layout (no validated table): read as any other, always validated in full. */
-export function writeConfigCache(prefix: string, entry: CachedConfig): void {
-  writeFileAtomic(cachePath(prefix), Bun.gzipSync(JSON.stringify(entry), { level: 1 }));
-}
 
 export type CacheRead =
   | { found: false }

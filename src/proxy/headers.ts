@@ -42,15 +42,3 @@ export function connectionTokens(value: string | null): Set<string> | null {
 
 export const isHopByHop = (name: string) => HOP_BY_HOP.has(name);
 export const isForwardedHeader = (name: string) => FORWARDED.has(name);
-
-/** Response headers that never cross a hop; Bun's server re-frames the body. */
-export const RESPONSE_HOP_BY_HOP: ReadonlySet<string> = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-]);
-export const isResponseHopByHop = (name: string) => RESPONSE_HOP_BY_HOP.has(name);

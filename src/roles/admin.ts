@@ -1,12 +1,9 @@
 /** Starts the Admin API on `admin_listen` (traditional and control plane roles). */
 import type { Hono } from "hono";
 import { type AdminDeps, adminApp } from "../admin/app";
-import { logger } from "../log/logger";
 import { publicSettings } from "../settings";
 import type { NodeKit } from "./kit";
-import { listenerCertificate } from "./listener-cert";
-
-const log = logger("admin");
+import { serveApi } from "./listeners";
 
 export async function startAdmin(
   kit: NodeKit,
@@ -22,18 +19,8 @@ export async function startAdmin(
     serverStats: kit.metrics.stats,
     extend,
   });
-  const tls = kit.settings.admin_listen.some((l) => l.ssl)
-    ? await listenerCertificate(kit.settings, "admin")
-    : null;
-  for (const listen of kit.settings.admin_listen) {
-    const server = Bun.serve({
-      hostname: listen.host,
-      port: listen.port,
-      fetch: app.fetch,
-      ...(listen.ssl && tls ? { tls } : {}),
-    });
+  for (const server of await serveApi(kit.settings, "admin", kit.settings.admin_listen, app.fetch)) {
     kit.inFlight.push(() => server.pendingRequests);
     kit.closers.push(() => server.stop(true));
-    log.info(`Admin API listening on ${listen.host}:${listen.port}${listen.ssl ? " (ssl)" : ""}`);
   }
 }

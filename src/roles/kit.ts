@@ -8,7 +8,7 @@ import { attachPluginResources, pluginSchemas, pluginsFor } from "../plugins/reg
 import type { Settings } from "../settings";
 import { type StatusSource, statusApp } from "../status/server";
 import { upstreamViews } from "../status/upstreams";
-import { listenerCertificate } from "./listener-cert";
+import { serveApi } from "./listeners";
 import { type NodeMetrics, nodeMetrics } from "./metrics";
 import { nodeId } from "./node-id";
 
@@ -50,19 +50,8 @@ export async function startStatus(
   source: Omit<StatusSource, "metrics" | "serverStats">,
 ): Promise<void> {
   const app = statusApp({ ...source, metrics: kit.metrics.registry, serverStats: kit.metrics.stats });
-  const tls = kit.settings.status_listen.some((l) => l.ssl)
-    ? await listenerCertificate(kit.settings, "status")
-    : null;
-  for (const listen of kit.settings.status_listen) {
-    const server = Bun.serve({
-      hostname: listen.host,
-      port: listen.port,
-      fetch: app.fetch,
-      ...(listen.ssl && tls ? { tls } : {}),
-    });
+  for (const server of await serveApi(kit.settings, "status", kit.settings.status_listen, app.fetch))
     kit.closers.push(() => server.stop(true));
-    log.info(`status API listening on ${listen.host}:${listen.port}${listen.ssl ? " (ssl)" : ""}`);
-  }
 }
 
 /** DB-less and data plane nodes report their config hash, and are ready (Kong's rule) once a non-empty config runs. */

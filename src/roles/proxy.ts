@@ -8,7 +8,7 @@ import { SniCertificates } from "../proxy/tls-certificates";
 import { UpstreamClient } from "../proxy/upstream/client";
 import { IpMatcher } from "../support/ip-matcher";
 import type { NodeKit } from "./kit";
-import { listenerCertificate } from "./listener-cert";
+import { listenerCertificate } from "./listeners";
 
 const log = logger("kong");
 

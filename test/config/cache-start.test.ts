@@ -7,7 +7,6 @@ import {
   cachePath,
   cacheStamp,
   readConfigCache,
-  writeConfigCache,
 } from "../../src/config/cache";
 import { type ConfigTable, exportConfigTable, parseDeclarative } from "../../src/entities/declarative";
 import { pluginSchemas, pluginsFor } from "../../src/plugins/registry";
@@ -15,6 +14,7 @@ import { GW_VERSION } from "../../src/version";
 import { freePort, type GwProcess, tempDir, waitFor } from "../helpers/gw";
 import { genSharedCert, startDataPlane } from "../helpers/hybrid";
 import { startEchoUpstream } from "../helpers/upstream";
+import { writePreStampCache } from "./pre-stamp-cache";
 
 const upstream = startEchoUpstream("cached");
 const cert = await genSharedCert();
@@ -104,7 +104,7 @@ describe("data plane start from its config cache", () => {
   test("a cache in the older layout is validated, served, and rewritten so the next start can trust it", async () => {
     const prefix = tempDir("dp-cache");
     const { entry, table } = hotConfig();
-    writeConfigCache(prefix, entry);
+    writePreStampCache(prefix, entry);
     const dp = await startFromCache(prefix);
     await waitFor("/hot served", async () => (await statusOf(dp, "/hot")) === 200);
     expect(dp.output()).toContain("it holds no validated table");

@@ -7,11 +7,11 @@ import {
   cachePath,
   cacheStamp,
   readConfigCache,
-  writeConfigCache,
 } from "../../src/config/cache";
 import { exportConfigTable, parseDeclarative } from "../../src/entities/declarative";
 import { pluginSchemas, pluginsFor } from "../../src/plugins/registry";
 import { tempDir } from "../helpers/gw";
+import { writePreStampCache } from "./pre-stamp-cache";
 
 const bundled = pluginsFor(["bundled"]);
 const stamp = cacheStamp("1.2.3", bundled);
@@ -76,7 +76,7 @@ describe("config cache", () => {
   test("a cache in the older layout (no validated table) is read and left to validation", () => {
     const prefix = tempDir();
     const { entry } = validatedConfig(1);
-    writeConfigCache(prefix, entry);
+    writePreStampCache(prefix, entry);
     expect(statSync(cachePath(prefix)).mode & 0o777).toBe(0o600);
     expect(readConfigCache(prefix, stamp)).toStrictEqual({
       found: true,

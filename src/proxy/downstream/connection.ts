@@ -1,5 +1,6 @@
 /** One client connection of the proxy's own HTTP/1.1 server: reads requests in order, writes each reply with its framing. */
 import type { Socket } from "bun";
+import { type BodyFeeder, SocketBody } from "../http1/socket-body";
 import {
   type BodySink,
   ChunkedDecoder,
@@ -66,7 +67,7 @@ interface BodyReader {
   cancel(): Promise<void>;
 }
 
-export class ClientConnection implements BodySink {
+export class ClientConnection implements BodySink, BodyFeeder {
   private phase: Phase;
   /** Unparsed bytes: a partial head, or pipelined requests waiting for the current one to finish. */
   private buf: Buffer | null = null;
@@ -80,7 +81,9 @@ export class ClientConnection implements BodySink {
   private bodyMode = Body.None;
   private bodyLeft = 0;
   private decoder: ChunkedDecoder | null = null;
-  private bodyStream: RequestBody | null = null;
+  private bodyStream: SocketBody | null = null;
+  /** The client waits for `100 Continue` before sending its body; it is owed once the body is first read. */
+  private continueOwed = false;
   private bodyDone = true;
   private replyDone = false;
   private reader: BodyReader | null = null;
@@ -224,7 +227,8 @@ export class ClientConnection implements BodySink {
     const wantsContinue =
       head.minorVersion === 1 && head.headers.get("expect")?.toLowerCase() === "100-continue";
     const continueOwed = wantsContinue && buf === null;
-    this.bodyStream = new RequestBody(this, continueOwed);
+    this.continueOwed = continueOwed;
+    this.bodyStream = new SocketBody(this);
     // A client owed `100 Continue` gets it on the first read: no high-water mark, so nothing pulls before that.
     const stream = new ReadableStream(this.bodyStream, continueOwed ? { highWaterMark: 0 } : BODY_STRATEGY);
     this.buf = null;
@@ -266,17 +270,17 @@ export class ClientConnection implements BodySink {
   }
 
   /** The handler stopped reading the body (early answer): the rest is read and dropped. */
-  bodyCancelled(): void {
+  cancelled(): void {
     this.bodyStream = null;
     this.resume();
   }
 
-  bodyPulled(): void {
+  pulled(): void {
+    if (this.continueOwed) {
+      this.continueOwed = false;
+      if (!this.replyDone && this.phase === Phase.Exchange) this.write(CONTINUE);
+    }
     this.resume();
-  }
-
-  sendContinue(): void {
-    if (!this.replyDone && this.phase === Phase.Exchange) this.write(CONTINUE);
   }
 
   // ---- replies ----
@@ -509,53 +513,4 @@ function latin1Bytes(head: string, body: Uint8Array | null): Buffer {
 
 function cancelBody(reply: Reply): void {
   if (reply.body instanceof ReadableStream && !reply.body.locked) reply.body.cancel().then(undefined, ignore);
-}
-
-/** Source of a streamed request body: the socket feeds it, `pull` resumes reading, `cancel` drops the rest. */
-class RequestBody {
-  private controller!: ReadableStreamDefaultController<Uint8Array>;
-  private finished = false;
-
-  constructor(
-    private readonly conn: ClientConnection,
-    private continueOwed: boolean,
-  ) {}
-
-  start(controller: ReadableStreamDefaultController<Uint8Array>): void {
-    this.controller = controller;
-  }
-
-  /** False once the stream holds enough: stop reading the socket until the next pull. */
-  enqueue(bytes: Uint8Array): boolean {
-    if (this.finished) return true;
-    this.controller.enqueue(bytes);
-    return (this.controller.desiredSize ?? 1) > 0;
-  }
-
-  pull(): void {
-    if (this.continueOwed) {
-      // The client waits for `100 Continue` before sending a body; it is owed once the body is wanted.
-      this.continueOwed = false;
-      this.conn.sendContinue();
-    }
-    this.conn.bodyPulled();
-  }
-
-  cancel(): void {
-    if (this.finished) return;
-    this.finished = true;
-    this.conn.bodyCancelled();
-  }
-
-  close(): void {
-    if (this.finished) return;
-    this.finished = true;
-    this.controller.close();
-  }
-
-  error(err: Error): void {
-    if (this.finished) return;
-    this.finished = true;
-    this.controller.error(err);
-  }
 }

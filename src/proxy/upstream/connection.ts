@@ -1,5 +1,6 @@
 /** One upstream socket: writes a request with its framing, reads the response incrementally, hands back or drops the socket. */
 import type { Socket, SocketHandler, TCPSocketConnectOptions } from "bun";
+import { SocketBody } from "../http1/socket-body";
 import {
   type BodySink,
   ChunkedDecoder,
@@ -107,7 +108,7 @@ export class Connection implements BodySink {
   private small: Uint8Array | null = null;
   private smallLength = 0;
   private pieces: Uint8Array[] | null = null;
-  private body: ResponseBody | null = null;
+  private body: SocketBody | null = null;
   private delivered = false;
   private responseDone = false;
   private reusable = true;
@@ -510,7 +511,7 @@ export class Connection implements BodySink {
     if (take > 0) this.enqueue(buf.subarray(i, i + take));
     if (this.remaining === 0) {
       this.read = Read.Done;
-      (this.body as ResponseBody).close();
+      (this.body as SocketBody).close();
       this.responseEnded();
     }
   }
@@ -523,7 +524,7 @@ export class Connection implements BodySink {
     }
     if (end < buf.length) this.reusable = false;
     this.read = Read.Done;
-    if (this.delivered) (this.body as ResponseBody).close();
+    if (this.delivered) (this.body as SocketBody).close();
     else this.deliver(join(this.pieces as Uint8Array[]));
     this.responseEnded();
   }
@@ -551,7 +552,12 @@ export class Connection implements BodySink {
   }
 
   private deliverStream(): void {
-    const body = new ResponseBody(this, this.ex as Exchange);
+    const ex = this.ex as Exchange;
+    // A late pull or cancel from an earlier exchange's reader must not touch the socket's next exchange.
+    const body = new SocketBody({
+      pulled: () => this.ex === ex && this.resumeReading(),
+      cancelled: () => this.cancelBody(ex),
+    });
     this.body = body;
     this.deliver(new ReadableStream(body, STREAM_STRATEGY));
     const pieces = this.pieces;
@@ -560,9 +566,8 @@ export class Connection implements BodySink {
   }
 
   private enqueue(bytes: Uint8Array): void {
-    const body = this.body as ResponseBody;
-    body.controller.enqueue(bytes);
-    if ((body.controller.desiredSize ?? 1) <= 0 && !this.paused && this.socket !== null) {
+    const wantsMore = (this.body as SocketBody).enqueue(bytes);
+    if (!wantsMore && !this.paused && this.socket !== null) {
       this.paused = true;
       this.socket.pause();
       // The reader is slow, not the upstream: no read timeout while we hold the socket back.
@@ -571,7 +576,7 @@ export class Connection implements BodySink {
   }
 
   /** The stream's reader wants more. */
-  resumeReading(): void {
+  private resumeReading(): void {
     if (!this.paused || this.socket === null) return;
     this.paused = false;
     this.socket.resume();
@@ -667,7 +672,7 @@ export class Connection implements BodySink {
     }
     if (this.read === Read.UntilClose) {
       this.read = Read.Done;
-      (this.body as ResponseBody).close();
+      (this.body as SocketBody).close();
       this.responseEnded();
       return;
     }
@@ -705,7 +710,7 @@ export class Connection implements BodySink {
   }
 
   /** Body stream cancelled by its reader (the client went away). */
-  cancelBody(ex: Exchange): void {
+  private cancelBody(ex: Exchange): void {
     if (this.ex === ex)
       this.fail(new UpstreamError("reset", "the client stopped reading the response", ex.sent));
   }
@@ -789,43 +794,6 @@ function join(pieces: Uint8Array[]): Uint8Array {
     at += p.length;
   }
   return out;
-}
-
-/** Underlying source of a streamed response body: pull resumes the socket, cancel drops it. */
-class ResponseBody {
-  controller!: ReadableStreamDefaultController<Uint8Array>;
-  private finished = false;
-
-  constructor(
-    private readonly conn: Connection,
-    private readonly ex: Exchange,
-  ) {}
-
-  start(controller: ReadableStreamDefaultController<Uint8Array>): void {
-    this.controller = controller;
-  }
-
-  pull(): void {
-    if (!this.finished && this.conn.ex === this.ex) this.conn.resumeReading();
-  }
-
-  cancel(): void {
-    if (this.finished) return;
-    this.finished = true;
-    this.conn.cancelBody(this.ex);
-  }
-
-  close(): void {
-    if (this.finished) return;
-    this.finished = true;
-    this.controller.close();
-  }
-
-  error(err: UpstreamError): void {
-    if (this.finished) return;
-    this.finished = true;
-    this.controller.error(err);
-  }
 }
 
 /** The byte tunnel of an upgraded connection; bytes that arrive before `attach` are held for it. */

@@ -1,8 +1,10 @@
-/** A TLS listener's certificate (proxy, Admin API, Status API): its `*ssl_cert` settings, or (as Kong) a self-signed default kept in `<prefix>/ssl/`. */
+/** Listeners' TLS (proxy, Admin API, Status API): `*ssl_cert` settings or Kong's self-signed default in `<prefix>/ssl/`; serving the HTTP APIs. */
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import type { Server } from "bun";
 import { logger } from "../log/logger";
 import type { Settings } from "../settings";
+import type { Listener } from "../settings/listen";
 import { pemOrThrow } from "../settings/pem";
 import { writeFileAtomic } from "../support/files";
 import { selfSignedCertificate } from "../support/self-signed";
@@ -40,4 +42,24 @@ export async function listenerCertificate(
     );
   }
   return { cert: readFileSync(certPath, "utf8"), key: readFileSync(keyPath, "utf8") };
+}
+
+/** Serves an HTTP API (Admin, Status) on each of its listeners, with TLS where a listener has `ssl`. */
+export async function serveApi(
+  s: Settings,
+  kind: "admin" | "status",
+  listens: readonly Listener[],
+  fetch: (req: Request) => Response | Promise<Response>,
+): Promise<Server<undefined>[]> {
+  const tls = listens.some((l) => l.ssl) ? await listenerCertificate(s, kind) : null;
+  return listens.map((listen) => {
+    const server = Bun.serve({
+      hostname: listen.host,
+      port: listen.port,
+      fetch,
+      ...(listen.ssl && tls ? { tls } : {}),
+    });
+    log.info(`${kind} API listening on ${listen.host}:${listen.port}${listen.ssl ? " (ssl)" : ""}`);
+    return server;
+  });
 }
